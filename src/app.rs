@@ -1,0 +1,111 @@
+//! Builds the listeners, wires the services, and owns shutdown.
+
+use std::{future::Future, io, net::SocketAddr};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError};
+use crate::grpc::TelnyxApi;
+use crate::proto::{self, v1 as pb};
+use crate::telnyx::TelnyxClient;
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr} ({setting}): {source}")]
+    Bind {
+        setting: &'static str,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("cannot build the Telnyx client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("HTTP server failed: {0}")]
+    Http(io::Error),
+}
+
+/// A gateway with its listeners bound, ready to run.
+pub struct Application {
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    api: TelnyxApi,
+}
+
+impl Application {
+    /// Binds both listeners (port 0 picks a free port) and builds the services.
+    pub async fn build(config: &Config) -> Result<Self, AppError> {
+        let client = TelnyxClient::new(&config.telnyx()?)?;
+        let api = TelnyxApi::new(proto::catalog(), client);
+        let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.grpc_addr).await?;
+        let http_listener = bind("GATEWAY_HTTP_ADDR", config.http_addr).await?;
+        Ok(Application {
+            grpc_listener,
+            http_listener,
+            api,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then drains both listeners.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let token = CancellationToken::new();
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+
+        tracing::info!(grpc = %self.grpc_addr(), http = %self.http_addr(), "conference-gateway listening");
+
+        let grpc = tonic::transport::Server::builder()
+            .add_service(pb::conference_service_server::ConferenceServiceServer::new(
+                self.api.clone(),
+            ))
+            .add_service(pb::queue_service_server::QueueServiceServer::new(
+                self.api.clone(),
+            ))
+            .add_service(pb::call_service_server::CallServiceServer::new(self.api))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(self.grpc_listener),
+                token.clone().cancelled_owned(),
+            );
+        let http = axum::serve(self.http_listener, crate::http::router())
+            .with_graceful_shutdown(token.clone().cancelled_owned());
+
+        let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });
+        grpc?;
+        http?;
+        tracing::info!("conference-gateway stopped");
+        Ok(())
+    }
+}
+
+async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind {
+            setting,
+            addr,
+            source,
+        })
+}

@@ -1,0 +1,164 @@
+//! Settings: every one a command-line flag and an environment variable.
+//!
+//! A typo in a variable name is the most common way to misconfigure a service
+//! without noticing, so a `GATEWAY_*` or `TELNYX_*` variable the gateway does
+//! not know is refused at start, like a malformed value.
+
+use std::{convert::Infallible, net::SocketAddr, time::Duration};
+
+use clap::{CommandFactory, Parser, ValueEnum};
+use secrecy::SecretString;
+
+use crate::telnyx::{RetryPolicy, TelnyxConfig};
+
+/// Prefixes of the environment variables the gateway reads.
+const OWN_PREFIXES: [&str; 2] = ["GATEWAY_", "TELNYX_"];
+
+/// gRPC gateway to Telnyx conferences, queues, call control and their events.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "conference-gateway", version, about, args_override_self = true)]
+pub struct Config {
+    /// Telnyx API key the gateway calls Telnyx with (never logged).
+    #[arg(long, env = "TELNYX_API_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub telnyx_api_key: Option<SecretString>,
+
+    /// Base URL of Telnyx's REST API.
+    #[arg(
+        long,
+        env = "TELNYX_BASE_URL",
+        default_value = "https://api.telnyx.com/v2"
+    )]
+    pub telnyx_base_url: reqwest::Url,
+
+    /// Upper bound, in seconds, for one request to Telnyx; a caller's shorter
+    /// gRPC deadline wins.
+    #[arg(long, env = "TELNYX_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub telnyx_timeout_secs: u64,
+
+    /// How many times a failed Telnyx request is retried (408, 409, 429, 5xx,
+    /// connection errors), with capped, jittered backoff.
+    #[arg(long, env = "TELNYX_MAX_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub telnyx_max_retries: u32,
+
+    /// Address of the gRPC listener.
+    #[arg(long, env = "GATEWAY_GRPC_ADDR", default_value = "0.0.0.0:50051")]
+    pub grpc_addr: SocketAddr,
+
+    /// Address of the HTTP listener (health, webhooks, metrics).
+    #[arg(long, env = "GATEWAY_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Log format; the level comes from RUST_LOG (default `info`).
+    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A setting that stops the gateway from starting. Printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("TELNYX_API_KEY is not set: the gateway needs the Telnyx API key to call Telnyx")]
+    MissingApiKey,
+    #[error("{name} is not a setting of this gateway (known: {known})")]
+    UnknownVariable { name: String, known: String },
+}
+
+impl Config {
+    /// Checks what clap cannot: required secrets and unknown variables.
+    pub fn validate(
+        &self,
+        environment: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        let known = known_variables();
+        for (name, _) in environment {
+            if OWN_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.contains(&name) {
+                return Err(ConfigError::UnknownVariable {
+                    name,
+                    known: known.join(", "),
+                });
+            }
+        }
+        if self.telnyx_api_key.is_none() {
+            return Err(ConfigError::MissingApiKey);
+        }
+        Ok(())
+    }
+
+    /// The Telnyx client's settings. Call after [`Config::validate`].
+    pub fn telnyx(&self) -> Result<TelnyxConfig, ConfigError> {
+        Ok(TelnyxConfig {
+            api_key: self
+                .telnyx_api_key
+                .clone()
+                .ok_or(ConfigError::MissingApiKey)?,
+            base_url: self.telnyx_base_url.clone(),
+            timeout: Duration::from_secs(self.telnyx_timeout_secs),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                max_retries: self.telnyx_max_retries,
+            },
+        })
+    }
+}
+
+/// Every environment variable the command line declares.
+fn known_variables() -> Vec<String> {
+    Config::command()
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, Infallible> {
+    Ok(SecretString::from(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("conference-gateway").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn defaults_match_the_documented_contract() {
+        let config = parse(&["--telnyx-api-key", "KEY"]);
+        assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:50051");
+        assert_eq!(config.http_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(config.telnyx_base_url.as_str(), "https://api.telnyx.com/v2");
+        assert!(config.validate(Vec::new()).is_ok());
+    }
+
+    #[test]
+    fn refuses_unknown_variables_and_a_missing_key() {
+        let config = parse(&["--telnyx-api-key", "KEY"]);
+        let typo = vec![("GATEWAY_GRCP_ADDR".to_owned(), "x".to_owned())];
+        let error = config.validate(typo).unwrap_err().to_string();
+        assert!(
+            error.starts_with("GATEWAY_GRCP_ADDR is not a setting"),
+            "{error}"
+        );
+        let other = vec![("HOME".to_owned(), "/root".to_owned())];
+        assert!(config.validate(other).is_ok());
+        let error = parse(&[]).validate(Vec::new()).unwrap_err().to_string();
+        assert!(error.starts_with("TELNYX_API_KEY is not set"), "{error}");
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let config = parse(&["--telnyx-api-key", "KEY-abc123-secret"]);
+        assert!(!format!("{config:?}").contains("abc123"));
+        assert!(!format!("{:?}", config.telnyx().unwrap()).contains("abc123"));
+    }
+}

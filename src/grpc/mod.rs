@@ -1,0 +1,8 @@
+//! The gRPC surface: services, deadlines, and the mapping of errors to statuses.
+
+mod deadline;
+mod status;
+mod telnyx_api;
+
+pub use status::{ERROR_DOMAIN, GatewayError};
+pub use telnyx_api::TelnyxApi;

@@ -1,0 +1,151 @@
+//! The three control services: every RPC is one Telnyx operation, served by
+//! one generic method.
+//!
+//! What each RPC sends is declared in the proto files (see [`crate::mapping`]),
+//! so the service impls below are a table: an RPC that needed a hand-written
+//! handler would be a defect in the mapping, not a reason for a special case.
+
+use std::sync::Arc;
+
+use prost_reflect::DynamicMessage;
+use tonic::{Request, Response, Status};
+
+use super::deadline;
+use super::status::GatewayError;
+use crate::mapping::Catalog;
+use crate::proto::v1 as pb;
+use crate::telnyx::{CallContext, TelnyxClient};
+
+/// The state every control RPC shares: the catalog and the Telnyx client.
+#[derive(Debug, Clone)]
+pub struct TelnyxApi {
+    catalog: &'static Catalog,
+    client: Arc<TelnyxClient>,
+}
+
+impl TelnyxApi {
+    pub fn new(catalog: &'static Catalog, client: TelnyxClient) -> Self {
+        TelnyxApi {
+            catalog,
+            client: Arc::new(client),
+        }
+    }
+
+    /// Validates the request, sends it to Telnyx and reads the answer back.
+    async fn invoke<Req, Resp>(&self, request: Request<Req>) -> Result<Response<Resp>, Status>
+    where
+        Req: prost::Message + prost::Name,
+        Resp: prost::Message + Default,
+    {
+        let deadline = deadline::from_metadata(request.metadata());
+        let operation = self.catalog.operation(&Req::full_name()).ok_or_else(|| {
+            GatewayError::Internal(format!("no Telnyx operation for {}", Req::full_name()))
+        })?;
+        let mut message = DynamicMessage::new(operation.input.clone());
+        message
+            .transcode_from(request.get_ref())
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let call = self
+            .catalog
+            .build_call(operation, &message)
+            .map_err(GatewayError::from)?;
+        let context = CallContext {
+            operation: operation.short_name(),
+            idempotent: operation.is_idempotent(),
+            deadline,
+        };
+        let started = std::time::Instant::now();
+        let outcome = self.client.send(&call, context).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let body = match outcome {
+            Ok(body) => {
+                tracing::debug!(
+                    operation = context.operation,
+                    elapsed_ms,
+                    "Telnyx call succeeded"
+                );
+                body
+            }
+            Err(error) => {
+                tracing::info!(operation = context.operation, elapsed_ms, %error, "Telnyx call failed");
+                return Err(GatewayError::from(error).into());
+            }
+        };
+        let response = self
+            .catalog
+            .decode_response(operation, &body, call.page.as_ref());
+        let typed = response
+            .transcode_to::<Resp>()
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        Ok(Response::new(typed))
+    }
+}
+
+/// Implements a generated service trait by forwarding every RPC to `invoke`.
+macro_rules! telnyx_rpcs {
+    ($server:path { $($rpc:ident($request:ident) -> $response:ident;)* }) => {
+        #[tonic::async_trait]
+        impl $server for TelnyxApi {
+            $(
+                async fn $rpc(&self, request: Request<pb::$request>) -> Result<Response<pb::$response>, Status> {
+                    self.invoke(request).await
+                }
+            )*
+        }
+    };
+}
+
+telnyx_rpcs!(pb::conference_service_server::ConferenceService {
+    list_conferences(ListConferencesRequest) -> ListConferencesResponse;
+    create_conference(CreateConferenceRequest) -> CreateConferenceResponse;
+    get_conference(GetConferenceRequest) -> GetConferenceResponse;
+    end_conference(EndConferenceRequest) -> EndConferenceResponse;
+    join_conference(JoinConferenceRequest) -> JoinConferenceResponse;
+    leave_conference(LeaveConferenceRequest) -> LeaveConferenceResponse;
+    hold_participants(HoldParticipantsRequest) -> HoldParticipantsResponse;
+    unhold_participants(UnholdParticipantsRequest) -> UnholdParticipantsResponse;
+    mute_participants(MuteParticipantsRequest) -> MuteParticipantsResponse;
+    unmute_participants(UnmuteParticipantsRequest) -> UnmuteParticipantsResponse;
+    play_audio(PlayAudioRequest) -> PlayAudioResponse;
+    stop_audio(StopAudioRequest) -> StopAudioResponse;
+    speak(SpeakRequest) -> SpeakResponse;
+    start_recording(StartRecordingRequest) -> StartRecordingResponse;
+    stop_recording(StopRecordingRequest) -> StopRecordingResponse;
+    pause_recording(PauseRecordingRequest) -> PauseRecordingResponse;
+    resume_recording(ResumeRecordingRequest) -> ResumeRecordingResponse;
+    send_dtmf(SendDtmfRequest) -> SendDtmfResponse;
+    gather_using_audio(GatherUsingAudioRequest) -> GatherUsingAudioResponse;
+    update_supervisor_role(UpdateSupervisorRoleRequest) -> UpdateSupervisorRoleResponse;
+    list_participants(ListParticipantsRequest) -> ListParticipantsResponse;
+    get_participant(GetParticipantRequest) -> GetParticipantResponse;
+    update_participant(UpdateParticipantRequest) -> UpdateParticipantResponse;
+});
+
+telnyx_rpcs!(pb::queue_service_server::QueueService {
+    list_queues(ListQueuesRequest) -> ListQueuesResponse;
+    create_queue(CreateQueueRequest) -> CreateQueueResponse;
+    get_queue(GetQueueRequest) -> GetQueueResponse;
+    update_queue(UpdateQueueRequest) -> UpdateQueueResponse;
+    delete_queue(DeleteQueueRequest) -> DeleteQueueResponse;
+    list_queue_calls(ListQueueCallsRequest) -> ListQueueCallsResponse;
+    get_queue_call(GetQueueCallRequest) -> GetQueueCallResponse;
+    update_queue_call(UpdateQueueCallRequest) -> UpdateQueueCallResponse;
+    delete_queue_call(DeleteQueueCallRequest) -> DeleteQueueCallResponse;
+    enqueue_call(EnqueueCallRequest) -> EnqueueCallResponse;
+    leave_queue(LeaveQueueRequest) -> LeaveQueueResponse;
+});
+
+telnyx_rpcs!(pb::call_service_server::CallService {
+    dial(DialRequest) -> DialResponse;
+    answer(AnswerRequest) -> AnswerResponse;
+    hangup(HangupRequest) -> HangupResponse;
+    bridge(BridgeRequest) -> BridgeResponse;
+    transfer(TransferRequest) -> TransferResponse;
+    list_active_calls(ListActiveCallsRequest) -> ListActiveCallsResponse;
+    list_call_control_applications(ListCallControlApplicationsRequest) -> ListCallControlApplicationsResponse;
+    create_call_control_application(CreateCallControlApplicationRequest) -> CreateCallControlApplicationResponse;
+    get_call_control_application(GetCallControlApplicationRequest) -> GetCallControlApplicationResponse;
+    update_call_control_application(UpdateCallControlApplicationRequest) -> UpdateCallControlApplicationResponse;
+    delete_call_control_application(DeleteCallControlApplicationRequest) -> DeleteCallControlApplicationResponse;
+    list_call_events(ListCallEventsRequest) -> ListCallEventsResponse;
+});

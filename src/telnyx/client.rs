@@ -1,0 +1,180 @@
+//! The one HTTP client every RPC shares: authentication, timeouts bounded by
+//! the caller's deadline, and retries that can never make an action happen twice.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value as Json;
+use tokio::time::Instant;
+
+use super::error::{ApiError, TelnyxError};
+use super::retry::{RetryPolicy, is_retryable_status, retry_after};
+use crate::mapping::RestCall;
+
+/// How the gateway reaches Telnyx.
+#[derive(Debug, Clone)]
+pub struct TelnyxConfig {
+    pub api_key: SecretString,
+    /// `https://api.telnyx.com/v2`, or a local server in tests.
+    pub base_url: reqwest::Url,
+    /// Upper bound for one attempt; the caller's deadline may cut it shorter.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// A cheap-to-clone handle on the shared connection pool.
+#[derive(Debug, Clone)]
+pub struct TelnyxClient {
+    http: reqwest::Client,
+    base_url: String,
+    authorization: HeaderValue,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+/// What `send` needs to know about the operation besides the call itself.
+#[derive(Debug, Clone, Copy)]
+pub struct CallContext<'a> {
+    /// The RPC's short name, for logs.
+    pub operation: &'a str,
+    /// Whether a failed attempt may be sent again (see `Operation::is_idempotent`).
+    pub idempotent: bool,
+    /// When the caller stops waiting.
+    pub deadline: Option<Instant>,
+}
+
+impl TelnyxClient {
+    pub fn new(config: &TelnyxConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("conference-gateway/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()?;
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {}", config.api_key.expose_secret()))
+                .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+        authorization.set_sensitive(true);
+        Ok(TelnyxClient {
+            http,
+            base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+            authorization,
+            timeout: config.timeout,
+            retry: config.retry,
+        })
+    }
+
+    /// Sends `call`, retrying what is safe to retry, and returns the JSON body
+    /// of the successful answer (`Null` for an empty one).
+    pub async fn send(
+        &self,
+        call: &RestCall,
+        context: CallContext<'_>,
+    ) -> Result<Json, TelnyxError> {
+        let mut retry = 0;
+        loop {
+            let timeout = match context.deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(TelnyxError::DeadlineExhausted);
+                    }
+                    left.min(self.timeout)
+                }
+                None => self.timeout,
+            };
+            let (error, retry_after) = match self.attempt(call, timeout).await {
+                Ok(body) => return Ok(body),
+                Err(failure) => failure,
+            };
+            let retryable = match &error {
+                TelnyxError::Api { status, .. } => {
+                    // 429 means Telnyx did not act; other statuses are only
+                    // safe to repeat when the request is idempotent.
+                    is_retryable_status(*status) && (context.idempotent || *status == 429)
+                }
+                TelnyxError::Unreachable(_) => true,
+                TelnyxError::Connection(_) => context.idempotent,
+                TelnyxError::Timeout(_) => context.idempotent,
+                TelnyxError::DeadlineExhausted | TelnyxError::MalformedBody(_) => false,
+            };
+            if !retryable || retry >= self.retry.max_retries {
+                return Err(error);
+            }
+            let delay = self.retry.delay(retry, retry_after);
+            if let Some(deadline) = context.deadline
+                && Instant::now() + delay >= deadline
+            {
+                return Err(error);
+            }
+            tracing::warn!(
+                operation = context.operation,
+                retry = retry + 1,
+                delay_ms = delay.as_millis() as u64,
+                %error,
+                "retrying Telnyx call"
+            );
+            tokio::time::sleep(delay).await;
+            retry += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        call: &RestCall,
+        timeout: Duration,
+    ) -> Result<Json, (TelnyxError, Option<Duration>)> {
+        let url = format!("{}{}", self.base_url, call.path);
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(ACCEPT, "application/json")
+            .timeout(timeout);
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| (classify(e, timeout), None))?;
+        let status = response.status();
+        let wait = retry_after(response.headers());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| (classify(e, timeout), None))?;
+        if status.is_success() {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Json::Null);
+            }
+            return serde_json::from_slice(&body)
+                .map_err(|e| (TelnyxError::MalformedBody(e.to_string()), None));
+        }
+        let errors = ApiError::parse_body(&body);
+        Err((
+            TelnyxError::Api {
+                status: status.as_u16(),
+                errors,
+            },
+            wait,
+        ))
+    }
+}
+
+fn classify(error: reqwest::Error, timeout: Duration) -> TelnyxError {
+    if error.is_timeout() {
+        TelnyxError::Timeout(timeout)
+    } else if error.is_connect() {
+        // Nothing was sent, so even a POST without a command_id may be retried.
+        TelnyxError::Unreachable(error.without_url().to_string())
+    } else {
+        // Strip the URL: it is ours, and the message is for the caller.
+        TelnyxError::Connection(error.without_url().to_string())
+    }
+}
