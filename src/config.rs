@@ -19,7 +19,7 @@ const OWN_PREFIXES: [&str; 2] = ["GATEWAY_", "TELNYX_"];
 #[command(name = "conference-gateway", version, about, args_override_self = true)]
 pub struct Config {
     /// Telnyx API key the gateway calls Telnyx with (never logged).
-    #[arg(long, env = "TELNYX_API_KEY", value_parser = parse_secret, hide_env_values = true)]
+    #[arg(long, env = "TELNYX_API_KEY", value_name = "TELNYX_API_KEY", value_parser = parse_secret, hide_env_values = true)]
     pub telnyx_api_key: Option<SecretString>,
 
     /// Base URL of Telnyx's REST API.
@@ -32,24 +32,34 @@ pub struct Config {
 
     /// Upper bound, in seconds, for one request to Telnyx; a caller's shorter
     /// gRPC deadline wins.
-    #[arg(long, env = "TELNYX_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, env = "TELNYX_TIMEOUT_SECS", value_name = "TELNYX_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub telnyx_timeout_secs: u64,
 
     /// How many times a failed Telnyx request is retried (408, 409, 429, 5xx,
     /// connection errors), with capped, jittered backoff.
-    #[arg(long, env = "TELNYX_MAX_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
+    #[arg(long, env = "TELNYX_MAX_RETRIES", value_name = "TELNYX_MAX_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub telnyx_max_retries: u32,
 
     /// Address of the gRPC listener.
-    #[arg(long, env = "GATEWAY_GRPC_ADDR", default_value = "0.0.0.0:50051")]
+    #[arg(
+        long,
+        env = "GATEWAY_GRPC_ADDR",
+        value_name = "GATEWAY_GRPC_ADDR",
+        default_value = "0.0.0.0:50051"
+    )]
     pub grpc_addr: SocketAddr,
 
     /// Address of the HTTP listener (health, webhooks, metrics).
-    #[arg(long, env = "GATEWAY_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "GATEWAY_HTTP_ADDR",
+        value_name = "GATEWAY_HTTP_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
     pub http_addr: SocketAddr,
 
     /// Log format; the level comes from RUST_LOG (default `info`).
-    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_name = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 

@@ -169,12 +169,23 @@ impl TelnyxClient {
 
 fn classify(error: reqwest::Error, timeout: Duration) -> TelnyxError {
     if error.is_timeout() {
-        TelnyxError::Timeout(timeout)
-    } else if error.is_connect() {
+        return TelnyxError::Timeout(timeout);
+    }
+    // The URL is left out (it is ours, the message is for the caller); the
+    // causes are kept, since "error sending request" alone says nothing.
+    let connect = error.is_connect();
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if connect {
         // Nothing was sent, so even a POST without a command_id may be retried.
-        TelnyxError::Unreachable(error.without_url().to_string())
+        TelnyxError::Unreachable(message)
     } else {
-        // Strip the URL: it is ours, and the message is for the caller.
-        TelnyxError::Connection(error.without_url().to_string())
+        TelnyxError::Connection(message)
     }
 }
