@@ -9,6 +9,7 @@
 //!
 //! - [`config`] holds every setting, as a flag and an environment variable.
 //! - [`app`] binds the listeners, wires the services and owns shutdown.
+//! - [`auth`] checks callers' bearer tokens and reloads them when they rotate.
 //! - [`proto`] is the generated API and the descriptors it was compiled from.
 //! - [`mapping`] is the declarative RPC-to-REST mapping read from proto
 //!   options: validation, request building, the JSON codec, paging.
@@ -18,6 +19,7 @@
 //! - [`telemetry`] sets up logging.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod grpc;
 pub mod http;
