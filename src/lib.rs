@@ -13,6 +13,7 @@
 //! - [`proto`] is the generated API and the descriptors it was compiled from.
 //! - [`mapping`] is the declarative RPC-to-REST mapping read from proto
 //!   options: validation, request building, the JSON codec, paging.
+//! - [`metrics`] is the Prometheus registry behind `GET /metrics`.
 //! - [`telnyx`] is the HTTP client: authentication, timeouts, retries, errors.
 //! - [`grpc`] has the services, deadlines, and errors mapped to statuses in one place.
 //! - [`http`] is the plain-HTTP listener (health).
@@ -24,6 +25,7 @@ pub mod config;
 pub mod grpc;
 pub mod http;
 pub mod mapping;
+pub mod metrics;
 pub mod proto;
 pub mod telemetry;
 pub mod telnyx;
