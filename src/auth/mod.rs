@@ -45,7 +45,10 @@ pub enum AuthError {
     #[error(transparent)]
     Malformed(#[from] TokenError),
     #[error("GATEWAY_AUTH_TOKENS_FILE {path}: {source}")]
-    Unreadable { path: String, source: std::io::Error },
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// The gRPC interceptor that checks bearer tokens.
@@ -67,7 +70,11 @@ struct Tokens {
 impl Authenticator {
     /// Reads the configured tokens. With none configured this refuses, unless
     /// unauthenticated access was asked for explicitly.
-    pub fn new(list: Option<&str>, file: Option<PathBuf>, allow_unauthenticated: bool) -> Result<Self, AuthError> {
+    pub fn new(
+        list: Option<&str>,
+        file: Option<PathBuf>,
+        allow_unauthenticated: bool,
+    ) -> Result<Self, AuthError> {
         let listed = match list {
             Some(list) => TokenSet::parse_list(list, "GATEWAY_AUTH_TOKENS")?,
             None => TokenSet::default(),
@@ -154,7 +161,9 @@ impl Authenticator {
                 let (scheme, token) = value.trim().split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
-            .ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <token>` metadata"))?;
+            .ok_or_else(|| {
+                Status::unauthenticated("missing `authorization: Bearer <token>` metadata")
+            })?;
         let current = Arc::clone(&tokens.current.read().unwrap_or_else(|e| e.into_inner()));
         current
             .caller(presented)
@@ -165,7 +174,10 @@ impl Authenticator {
 
 impl Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         let caller = self.authenticate(header)?;
         request.extensions_mut().insert(caller);
         Ok(request)
@@ -191,8 +203,13 @@ mod tests {
 
     #[test]
     fn refuses_to_start_without_tokens_unless_told() {
-        let error = Authenticator::new(None, None, false).unwrap_err().to_string();
-        assert!(error.contains("GATEWAY_AUTH_TOKENS or GATEWAY_AUTH_TOKENS_FILE"), "{error}");
+        let error = Authenticator::new(None, None, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("GATEWAY_AUTH_TOKENS or GATEWAY_AUTH_TOKENS_FILE"),
+            "{error}"
+        );
         let open = Authenticator::new(None, None, true).unwrap();
         assert!(!open.is_enforcing());
         assert_eq!(open.authenticate(None).unwrap().name(), "anonymous");
@@ -201,10 +218,28 @@ mod tests {
     #[test]
     fn checks_bearer_tokens() {
         let auth = Authenticator::new(Some(&format!("billing:{TOKEN}")), None, false).unwrap();
-        assert_eq!(auth.authenticate(Some(&format!("Bearer {TOKEN}"))).unwrap().name(), "billing");
-        assert_eq!(auth.authenticate(Some(&format!("bearer {TOKEN}"))).unwrap().name(), "billing");
-        for bad in [None, Some("Bearer nope-nope-nope-nope"), Some(TOKEN), Some("Basic abc")] {
-            assert_eq!(auth.authenticate(bad).unwrap_err().code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            auth.authenticate(Some(&format!("Bearer {TOKEN}")))
+                .unwrap()
+                .name(),
+            "billing"
+        );
+        assert_eq!(
+            auth.authenticate(Some(&format!("bearer {TOKEN}")))
+                .unwrap()
+                .name(),
+            "billing"
+        );
+        for bad in [
+            None,
+            Some("Bearer nope-nope-nope-nope"),
+            Some(TOKEN),
+            Some("Basic abc"),
+        ] {
+            assert_eq!(
+                auth.authenticate(bad).unwrap_err().code(),
+                tonic::Code::Unauthenticated
+            );
         }
     }
 }

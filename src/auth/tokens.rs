@@ -89,7 +89,10 @@ impl TokenSet {
             origin: origin.to_owned(),
             problem: problem.to_owned(),
         };
-        let (name, token) = pair.trim().split_once(':').ok_or_else(|| error("expected name:token"))?;
+        let (name, token) = pair
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| error("expected name:token"))?;
         let (name, token) = (name.trim(), token.trim());
         if name.is_empty() {
             return Err(error("the caller name is empty"));
@@ -107,7 +110,9 @@ impl TokenSet {
 
 impl fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.entries.iter().map(|e| &e.name)).finish()
+        f.debug_list()
+            .entries(self.entries.iter().map(|e| &e.name))
+            .finish()
     }
 }
 
@@ -124,7 +129,8 @@ mod tests {
 
     #[test]
     fn finds_callers_by_token() {
-        let set = TokenSet::parse_list(&format!("billing:{A}, dialer:{B}"), "GATEWAY_AUTH_TOKENS").unwrap();
+        let set = TokenSet::parse_list(&format!("billing:{A}, dialer:{B}"), "GATEWAY_AUTH_TOKENS")
+            .unwrap();
         assert_eq!(set.caller(A), Some("billing"));
         assert_eq!(set.caller(B), Some("dialer"));
         assert_eq!(set.caller("a-token-of-32-characters-000000"), None);
@@ -141,10 +147,17 @@ mod tests {
 
     #[test]
     fn refuses_malformed_entries_naming_where() {
-        let error = TokenSet::parse_list(&format!("billing:{A},nocolon"), "GATEWAY_AUTH_TOKENS").unwrap_err();
-        assert_eq!(error.to_string(), "GATEWAY_AUTH_TOKENS entry 2: expected name:token");
+        let error = TokenSet::parse_list(&format!("billing:{A},nocolon"), "GATEWAY_AUTH_TOKENS")
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "GATEWAY_AUTH_TOKENS entry 2: expected name:token"
+        );
         let error = TokenSet::parse_file("x:short\n", "tokens").unwrap_err();
-        assert_eq!(error.to_string(), "tokens line 1: the token is shorter than 16 characters");
+        assert_eq!(
+            error.to_string(),
+            "tokens line 1: the token is shorter than 16 characters"
+        );
         let error = TokenSet::parse_list(&format!(":{A}"), "T").unwrap_err();
         assert_eq!(error.problem, "the caller name is empty");
     }
