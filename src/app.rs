@@ -1,6 +1,6 @@
 //! Builds the listeners, wires the services, and owns shutdown.
 
-use std::{future::Future, io, net::SocketAddr};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::grpc::TelnyxApi;
+use crate::metrics::Metrics;
 use crate::proto::{self, v1 as pb};
 use crate::telnyx::TelnyxClient;
 
@@ -40,8 +41,15 @@ pub struct Application {
 impl Application {
     /// Binds both listeners (port 0 picks a free port) and builds the services.
     pub async fn build(config: &Config) -> Result<Self, AppError> {
-        let client = TelnyxClient::new(&config.telnyx()?)?;
-        let api = TelnyxApi::new(proto::catalog(), client);
+        let metrics = Metrics::new();
+        let client = TelnyxClient::new(&config.telnyx()?, Arc::clone(&metrics))?;
+        let default_deadline = Duration::from_secs(config.default_deadline_secs);
+        let api = TelnyxApi::new(
+            proto::catalog(),
+            client,
+            Arc::clone(&metrics),
+            default_deadline,
+        );
         let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.grpc_addr).await?;
         let http_listener = bind("GATEWAY_HTTP_ADDR", config.http_addr).await?;
         Ok(Application {

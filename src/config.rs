@@ -40,6 +40,11 @@ pub struct Config {
     #[arg(long, env = "TELNYX_MAX_RETRIES", value_name = "TELNYX_MAX_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub telnyx_max_retries: u32,
 
+    /// Deadline, in seconds, for control calls whose caller set none, so no
+    /// call (retries included) can hang on forever.
+    #[arg(long, env = "GATEWAY_DEFAULT_DEADLINE_SECS", value_name = "GATEWAY_DEFAULT_DEADLINE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub default_deadline_secs: u64,
+
     /// Address of the gRPC listener.
     #[arg(
         long,

@@ -486,3 +486,31 @@ async fn unknown_fields_and_enum_values_never_fail_a_call() {
     assert!(conference.created_at.is_none());
     assert_eq!(conference.name, "");
 }
+
+#[tokio::test]
+async fn the_callers_trace_continues_into_the_telnyx_request() {
+    let gateway = TestGateway::spawn().await;
+    telnyx("POST", "/conferences/c1/actions/end")
+        .and(wiremock::matchers::header_regex(
+            "traceparent",
+            "^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$",
+        ))
+        .respond_with(ok_result())
+        .expect(1)
+        .mount(&gateway.telnyx)
+        .await;
+    let mut request = tonic::Request::new(end("c1"));
+    request.metadata_mut().insert(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            .parse()
+            .unwrap(),
+    );
+    gateway.conferences().end_conference(request).await.unwrap();
+    let sent = gateway.received().await;
+    let header = sent[0].headers["traceparent"].to_str().unwrap();
+    assert!(
+        !header.contains("00f067aa0ba902b7"),
+        "the gateway's own span id is sent"
+    );
+}

@@ -3,6 +3,8 @@
 mod deadline;
 mod status;
 mod telnyx_api;
+mod trace;
 
 pub use status::{ERROR_DOMAIN, GatewayError};
 pub use telnyx_api::TelnyxApi;
+pub use trace::TraceContext;

@@ -5,42 +5,98 @@
 //! so the service impls below are a table: an RPC that needed a hand-written
 //! handler would be a defect in the mapping, not a reason for a special case.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use prost_reflect::DynamicMessage;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::deadline;
 use super::status::GatewayError;
-use crate::mapping::Catalog;
+use super::trace::TraceContext;
+use crate::auth::Caller;
+use crate::mapping::{Catalog, Operation};
+use crate::metrics::Metrics;
 use crate::proto::v1 as pb;
 use crate::telnyx::{CallContext, TelnyxClient};
 
-/// The state every control RPC shares: the catalog and the Telnyx client.
+/// The state every control RPC shares: the catalog, the Telnyx client, and
+/// the deadline given to calls that set none.
 #[derive(Debug, Clone)]
 pub struct TelnyxApi {
     catalog: &'static Catalog,
     client: Arc<TelnyxClient>,
+    metrics: Arc<Metrics>,
+    default_deadline: Duration,
 }
 
 impl TelnyxApi {
-    pub fn new(catalog: &'static Catalog, client: TelnyxClient) -> Self {
+    pub fn new(
+        catalog: &'static Catalog,
+        client: TelnyxClient,
+        metrics: Arc<Metrics>,
+        default_deadline: Duration,
+    ) -> Self {
         TelnyxApi {
             catalog,
             client: Arc::new(client),
+            metrics,
+            default_deadline,
         }
     }
 
-    /// Validates the request, sends it to Telnyx and reads the answer back.
+    /// Runs one RPC in its own span (caller, trace id) and counts it.
     async fn invoke<Req, Resp>(&self, request: Request<Req>) -> Result<Response<Resp>, Status>
     where
         Req: prost::Message + prost::Name,
         Resp: prost::Message + Default,
     {
-        let deadline = deadline::from_metadata(request.metadata());
+        let started = Instant::now();
         let operation = self.catalog.operation(&Req::full_name()).ok_or_else(|| {
             GatewayError::Internal(format!("no Telnyx operation for {}", Req::full_name()))
         })?;
+        let trace = TraceContext::from_metadata(request.metadata());
+        let caller = request.extensions().get::<Caller>().cloned();
+        let caller = caller.as_ref().map_or("anonymous", Caller::name);
+        let span = tracing::info_span!(
+            "rpc",
+            method = operation.short_name(),
+            caller,
+            trace_id = %trace.trace_id,
+            span_id = %trace.span_id,
+        );
+        let outcome = self
+            .execute(operation, request, &trace)
+            .instrument(span)
+            .await;
+        let code = outcome
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok);
+        self.metrics.record_rpc(
+            operation.short_name(),
+            code,
+            caller,
+            started.elapsed().as_secs_f64(),
+        );
+        outcome.map(Response::new)
+    }
+
+    /// Validates the request, sends it to Telnyx and reads the answer back.
+    async fn execute<Req, Resp>(
+        &self,
+        operation: &Operation,
+        request: Request<Req>,
+        trace: &TraceContext,
+    ) -> Result<Resp, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let deadline = deadline::from_metadata(request.metadata())
+            .unwrap_or_else(|| tokio::time::Instant::now() + self.default_deadline);
         let mut message = DynamicMessage::new(operation.input.clone());
         message
             .transcode_from(request.get_ref())
@@ -49,35 +105,32 @@ impl TelnyxApi {
             .catalog
             .build_call(operation, &message)
             .map_err(GatewayError::from)?;
+        let traceparent = trace.header();
         let context = CallContext {
             operation: operation.short_name(),
             idempotent: operation.is_idempotent(),
-            deadline,
+            deadline: Some(deadline),
+            traceparent: Some(&traceparent),
         };
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let outcome = self.client.send(&call, context).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let body = match outcome {
             Ok(body) => {
-                tracing::debug!(
-                    operation = context.operation,
-                    elapsed_ms,
-                    "Telnyx call succeeded"
-                );
+                tracing::debug!(elapsed_ms, "Telnyx call succeeded");
                 body
             }
             Err(error) => {
-                tracing::info!(operation = context.operation, elapsed_ms, %error, "Telnyx call failed");
+                tracing::info!(elapsed_ms, %error, "Telnyx call failed");
                 return Err(GatewayError::from(error).into());
             }
         };
         let response = self
             .catalog
             .decode_response(operation, &body, call.page.as_ref());
-        let typed = response
+        Ok(response
             .transcode_to::<Resp>()
-            .map_err(|e| GatewayError::Internal(e.to_string()))?;
-        Ok(Response::new(typed))
+            .map_err(|e| GatewayError::Internal(e.to_string()))?)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The one HTTP client every RPC shares: authentication, timeouts bounded by
 //! the caller's deadline, and retries that can never make an action happen twice.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::error::{ApiError, TelnyxError};
 use super::retry::{RetryPolicy, is_retryable_status, retry_after};
 use crate::mapping::RestCall;
+use crate::metrics::Metrics;
 
 /// How the gateway reaches Telnyx.
 #[derive(Debug, Clone)]
@@ -32,6 +33,7 @@ pub struct TelnyxClient {
     authorization: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
+    metrics: Arc<Metrics>,
 }
 
 /// What `send` needs to know about the operation besides the call itself.
@@ -43,10 +45,12 @@ pub struct CallContext<'a> {
     pub idempotent: bool,
     /// When the caller stops waiting.
     pub deadline: Option<Instant>,
+    /// The W3C `traceparent` to send, continuing the caller's trace.
+    pub traceparent: Option<&'a str>,
 }
 
 impl TelnyxClient {
-    pub fn new(config: &TelnyxConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(config: &TelnyxConfig, metrics: Arc<Metrics>) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("conference-gateway/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
@@ -63,6 +67,7 @@ impl TelnyxClient {
             authorization,
             timeout: config.timeout,
             retry: config.retry,
+            metrics,
         })
     }
 
@@ -73,7 +78,29 @@ impl TelnyxClient {
         call: &RestCall,
         context: CallContext<'_>,
     ) -> Result<Json, TelnyxError> {
-        let mut retry = 0;
+        let started = std::time::Instant::now();
+        let mut retries = 0;
+        let outcome = self.send_with_retries(call, context, &mut retries).await;
+        let status = match &outcome {
+            Ok(_) => "ok",
+            Err(TelnyxError::Api { status, .. }) => status_label(*status),
+            Err(error) => error.kind(),
+        };
+        self.metrics.record_upstream(
+            context.operation,
+            status,
+            retries,
+            started.elapsed().as_secs_f64(),
+        );
+        outcome
+    }
+
+    async fn send_with_retries(
+        &self,
+        call: &RestCall,
+        context: CallContext<'_>,
+        retries: &mut u32,
+    ) -> Result<Json, TelnyxError> {
         loop {
             let timeout = match context.deadline {
                 Some(deadline) => {
@@ -85,7 +112,8 @@ impl TelnyxClient {
                 }
                 None => self.timeout,
             };
-            let (error, retry_after) = match self.attempt(call, timeout).await {
+            let (error, retry_after) = match self.attempt(call, timeout, context.traceparent).await
+            {
                 Ok(body) => return Ok(body),
                 Err(failure) => failure,
             };
@@ -100,10 +128,10 @@ impl TelnyxClient {
                 TelnyxError::Timeout(_) => context.idempotent,
                 TelnyxError::DeadlineExhausted | TelnyxError::MalformedBody(_) => false,
             };
-            if !retryable || retry >= self.retry.max_retries {
+            if !retryable || *retries >= self.retry.max_retries {
                 return Err(error);
             }
-            let delay = self.retry.delay(retry, retry_after);
+            let delay = self.retry.delay(*retries, retry_after);
             if let Some(deadline) = context.deadline
                 && Instant::now() + delay >= deadline
             {
@@ -111,13 +139,13 @@ impl TelnyxClient {
             }
             tracing::warn!(
                 operation = context.operation,
-                retry = retry + 1,
+                retry = *retries + 1,
                 delay_ms = delay.as_millis() as u64,
                 %error,
                 "retrying Telnyx call"
             );
             tokio::time::sleep(delay).await;
-            retry += 1;
+            *retries += 1;
         }
     }
 
@@ -125,6 +153,7 @@ impl TelnyxClient {
         &self,
         call: &RestCall,
         timeout: Duration,
+        traceparent: Option<&str>,
     ) -> Result<Json, (TelnyxError, Option<Duration>)> {
         let url = format!("{}{}", self.base_url, call.path);
         let mut request = self
@@ -135,6 +164,9 @@ impl TelnyxClient {
             .timeout(timeout);
         if !call.query.is_empty() {
             request = request.query(&call.query);
+        }
+        if let Some(traceparent) = traceparent {
+            request = request.header("traceparent", traceparent);
         }
         if let Some(body) = &call.body {
             request = request.json(body);
@@ -164,6 +196,26 @@ impl TelnyxClient {
             },
             wait,
         ))
+    }
+}
+
+/// HTTP statuses as metric labels, without allocating for the common ones.
+fn status_label(status: u16) -> &'static str {
+    match status {
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        409 => "409",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        400..=499 => "4xx",
+        _ => "5xx",
     }
 }
 

@@ -27,6 +27,20 @@ pub enum TelnyxError {
     MalformedBody(String),
 }
 
+impl TelnyxError {
+    /// A short, fixed name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TelnyxError::Api { .. } => "http_error",
+            TelnyxError::Timeout(_) => "timeout",
+            TelnyxError::DeadlineExhausted => "deadline",
+            TelnyxError::Unreachable(_) => "unreachable",
+            TelnyxError::Connection(_) => "connection",
+            TelnyxError::MalformedBody(_) => "malformed_body",
+        }
+    }
+}
+
 /// One entry of Telnyx's `{"errors": [...]}` body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct ApiError {

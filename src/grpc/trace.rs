@@ -1,0 +1,126 @@
+//! W3C trace context: a caller's `traceparent` continues into the gateway's
+//! span for the call and into the request to Telnyx, so one trace id follows
+//! a call from the caller through the gateway to Telnyx's logs.
+
+use std::fmt::Write;
+
+use tonic::metadata::MetadataMap;
+
+/// The trace a call belongs to, and the gateway's own span id within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    /// The caller's span, if it sent one: 16 lowercase hex digits.
+    pub parent_id: Option<String>,
+    /// The gateway's span for this call: 16 lowercase hex digits.
+    pub span_id: String,
+    /// 2 hex digits, `01` when sampled.
+    pub flags: String,
+}
+
+impl TraceContext {
+    /// Continues the caller's trace, or starts one when it sent none (or a
+    /// malformed one: a bad header must not fail a call).
+    pub fn from_metadata(metadata: &MetadataMap) -> TraceContext {
+        metadata
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse)
+            .unwrap_or_else(|| TraceContext {
+                trace_id: random_hex(16),
+                parent_id: None,
+                span_id: random_hex(8),
+                flags: "01".to_owned(),
+            })
+    }
+
+    /// The `traceparent` header for the request this span makes.
+    pub fn header(&self) -> String {
+        format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
+/// Parses `00-<trace id>-<parent id>-<flags>` as W3C Trace Context level 1
+/// defines it; all-zero ids are invalid.
+fn parse(value: &str) -> Option<TraceContext> {
+    let mut parts = value.trim().split('-');
+    let version = parts.next()?;
+    let trace_id = parts.next()?;
+    let parent_id = parts.next()?;
+    let flags = parts.next()?;
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && (version != "00" || parts.next().is_none())
+        && hex(trace_id, 32)
+        && trace_id.bytes().any(|b| b != b'0')
+        && hex(parent_id, 16)
+        && parent_id.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then(|| TraceContext {
+        trace_id: trace_id.to_owned(),
+        parent_id: Some(parent_id.to_owned()),
+        span_id: random_hex(8),
+        flags: flags.to_owned(),
+    })
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut text = String::with_capacity(bytes * 2);
+    loop {
+        text.clear();
+        for _ in 0..bytes {
+            let _ = write!(text, "{:02x}", fastrand::u8(..));
+        }
+        if text.bytes().any(|b| b != b'0') {
+            return text;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(value: &str) -> MetadataMap {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("traceparent", value.parse().unwrap());
+        metadata
+    }
+
+    #[test]
+    fn continues_the_callers_trace_with_a_new_span() {
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let context = TraceContext::from_metadata(&metadata(incoming));
+        assert_eq!(context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(context.parent_id.as_deref(), Some("00f067aa0ba902b7"));
+        assert_ne!(context.span_id, "00f067aa0ba902b7");
+        let header = context.header();
+        assert!(
+            header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{header}"
+        );
+        assert!(header.ends_with("-01"));
+        assert_eq!(parse(&header).unwrap().trace_id, context.trace_id);
+    }
+
+    #[test]
+    fn starts_a_trace_when_the_header_is_missing_or_malformed() {
+        for bad in [
+            "",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
+        let fresh = TraceContext::from_metadata(&MetadataMap::new());
+        assert_eq!(fresh.trace_id.len(), 32);
+        assert!(fresh.parent_id.is_none());
+    }
+}
