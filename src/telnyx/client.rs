@@ -214,7 +214,7 @@ fn status_label(status: u16) -> &'static str {
         502 => "502",
         503 => "503",
         504 => "504",
-        400..=499 => "4xx",
+        _ if status < 500 => "4xx",
         _ => "5xx",
     }
 }

@@ -167,3 +167,47 @@ pub fn telnyx_error(status: u16, code: &str, title: &str, detail: &str) -> Respo
         serde_json::json!({"errors": [{"code": code, "title": title, "detail": detail}]}),
     )
 }
+
+/// A mock expectation for a Telnyx request that carries exactly `body`, as
+/// JSON, on top of the headers every request carries.
+pub fn telnyx_with_body(http_method: &str, telnyx_path: &str, body: Value) -> MockBuilder {
+    telnyx(http_method, telnyx_path)
+        .and(header("content-type", "application/json"))
+        .and(wiremock::matchers::body_json(body))
+}
+
+/// Asserts that `request` carried exactly the `expected` query pairs, in any
+/// order, and nothing else.
+pub fn assert_query(request: &wiremock::Request, expected: &[(&str, &str)]) {
+    let mut sent: Vec<(String, String)> = request
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    sent.sort();
+    let mut expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(sent, expected, "query string of {}", request.url);
+}
+
+/// Asserts that `status` refuses the request for `field`, the way the
+/// gateway's validation does: INVALID_ARGUMENT, the message led by the
+/// field's name, and a BadRequest detail naming it.
+pub fn assert_invalid_field(status: &tonic::Status, field: &str) {
+    use tonic_types::StatusExt;
+    assert_eq!(
+        status.code(),
+        tonic::Code::InvalidArgument,
+        "{field}: {status:?}"
+    );
+    assert!(
+        status.message().starts_with(&format!("{field} ")),
+        "{field}: message {:?}",
+        status.message()
+    );
+    let violations = status.get_details_bad_request().expect("BadRequest detail");
+    assert_eq!(violations.field_violations[0].field, field);
+}
