@@ -1,26 +1,47 @@
 //! Builds the listeners, wires the services, and owns shutdown.
+//!
+//! Shutdown, in order: readiness and gRPC health go to not-serving at once;
+//! both listeners stop taking new connections and calls; open event streams
+//! end with UNAVAILABLE so subscribers resume elsewhere; in-flight unary calls
+//! get `GATEWAY_SHUTDOWN_GRACE_SECS` to finish; then `run_until` returns.
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
+use crate::auth::{AuthError, Authenticator};
 use crate::config::{Config, ConfigError};
-use crate::grpc::TelnyxApi;
+use crate::grpc::{GuardLayer, TelnyxApi};
+use crate::http::{HttpState, Readiness};
 use crate::metrics::Metrics;
 use crate::proto::{self, v1 as pb};
 use crate::telnyx::TelnyxClient;
+
+/// HTTP/2 pings keep idle event streams alive through load balancers that
+/// drop quiet connections, and detect dead peers.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error("cannot listen on {addr} ({setting}): {source}")]
     Bind {
         setting: &'static str,
         addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("{setting}: cannot read {path}: {source}")]
+    Tls {
+        setting: &'static str,
+        path: String,
         source: io::Error,
     },
     #[error("cannot build the Telnyx client: {0}")]
@@ -36,11 +57,28 @@ pub struct Application {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
     api: TelnyxApi,
+    auth: Authenticator,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    tls: Option<ServerTlsConfig>,
+    shutdown_grace: Duration,
+    max_concurrent_calls: usize,
+    max_message_bytes: usize,
 }
 
 impl Application {
-    /// Binds both listeners (port 0 picks a free port) and builds the services.
+    /// Checks the settings, binds both listeners (port 0 picks a free port)
+    /// and builds the services.
     pub async fn build(config: &Config) -> Result<Self, AppError> {
+        let auth = Authenticator::new(
+            config
+                .auth_tokens
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret),
+            config.auth_tokens_file.clone(),
+            config.allow_unauthenticated,
+        )?;
+        let tls = tls_config(config)?;
         let metrics = Metrics::new();
         let client = TelnyxClient::new(&config.telnyx()?, Arc::clone(&metrics))?;
         let default_deadline = Duration::from_secs(config.default_deadline_secs);
@@ -56,6 +94,13 @@ impl Application {
             grpc_listener,
             http_listener,
             api,
+            auth,
+            metrics,
+            readiness: Readiness::default(),
+            tls,
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+            max_concurrent_calls: config.max_concurrent_calls as usize,
+            max_message_bytes: config.max_message_bytes as usize,
         })
     }
 
@@ -71,38 +116,115 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then drains both listeners.
+    /// Serves until `shutdown` completes, then shuts down as described above.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let token = CancellationToken::new();
-        let trigger = token.clone();
+        let grpc_addr = self.grpc_addr();
+        let http_addr = self.http_addr();
+        let stopping = CancellationToken::new();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let service_names = [
+            "conference_gateway.v1.ConferenceService",
+            "conference_gateway.v1.QueueService",
+            "conference_gateway.v1.CallService",
+        ];
+        for name in ["", service_names[0], service_names[1], service_names[2]] {
+            health
+                .set_service_status(name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+
+        let trigger = stopping.clone();
+        let readiness = self.readiness.clone();
+        let reporter = health.clone();
         tokio::spawn(async move {
             shutdown.await;
+            tracing::info!("shutting down: not ready, refusing new calls, draining");
+            readiness.set_shutting_down();
+            for name in ["", service_names[0], service_names[1], service_names[2]] {
+                reporter
+                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
             trigger.cancel();
         });
+        tokio::spawn(self.auth.clone().watch(stopping.clone().cancelled_owned()));
 
-        tracing::info!(grpc = %self.grpc_addr(), http = %self.http_addr(), "conference-gateway listening");
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("the descriptor set is valid");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("the descriptor set is valid");
 
-        let grpc = tonic::transport::Server::builder()
-            .add_service(pb::conference_service_server::ConferenceServiceServer::new(
-                self.api.clone(),
-            ))
-            .add_service(pb::queue_service_server::QueueServiceServer::new(
-                self.api.clone(),
-            ))
-            .add_service(pb::call_service_server::CallServiceServer::new(self.api))
+        let limit = self.max_message_bytes;
+        let mut builder = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            .tcp_nodelay(true);
+        if let Some(tls) = self.tls {
+            builder = builder.tls_config(tls)?;
+        }
+        let guard = GuardLayer::new(
+            self.auth,
+            self.max_concurrent_calls,
+            Arc::clone(&self.metrics),
+        );
+        let grpc = builder
+            .layer(guard)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(
+                pb::conference_service_server::ConferenceServiceServer::new(self.api.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .add_service(
+                pb::queue_service_server::QueueServiceServer::new(self.api.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .add_service(
+                pb::call_service_server::CallServiceServer::new(self.api)
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.grpc_listener),
-                token.clone().cancelled_owned(),
+                stopping.clone().cancelled_owned(),
             );
-        let http = axum::serve(self.http_listener, crate::http::router())
-            .with_graceful_shutdown(token.clone().cancelled_owned());
 
-        let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });
-        grpc?;
-        http?;
+        let state = HttpState {
+            readiness: self.readiness.clone(),
+            metrics: Arc::clone(&self.metrics),
+        };
+        let http = axum::serve(self.http_listener, crate::http::router(state))
+            .with_graceful_shutdown(stopping.clone().cancelled_owned());
+
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, "conference-gateway listening");
+        self.readiness.set_started();
+
+        let servers = async {
+            let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });
+            grpc?;
+            http
+        };
+        let grace = self.shutdown_grace;
+        let deadline = async move {
+            stopping.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = servers => result?,
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "calls still running after the shutdown grace; exiting anyway");
+            }
+        }
         tracing::info!("conference-gateway stopped");
         Ok(())
     }
@@ -116,4 +238,27 @@ async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, Ap
             addr,
             source,
         })
+}
+
+/// The gRPC listener's TLS settings, when a certificate is configured.
+fn tls_config(config: &Config) -> Result<Option<ServerTlsConfig>, AppError> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let read = |setting: &'static str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| AppError::Tls {
+            setting,
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let identity = Identity::from_pem(
+        read("GATEWAY_TLS_CERT", cert)?,
+        read("GATEWAY_TLS_KEY", key)?,
+    );
+    let mut tls = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &config.tls_client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read("GATEWAY_TLS_CLIENT_CA", ca)?));
+    }
+    Ok(Some(tls))
 }

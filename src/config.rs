@@ -4,7 +4,7 @@
 //! without noticing, so a `GATEWAY_*` or `TELNYX_*` variable the gateway does
 //! not know is refused at start, like a malformed value.
 
-use std::{convert::Infallible, net::SocketAddr, time::Duration};
+use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use secrecy::SecretString;
@@ -62,6 +62,61 @@ pub struct Config {
         default_value = "0.0.0.0:8080"
     )]
     pub http_addr: SocketAddr,
+
+    /// Callers allowed to use the gateway: comma-separated `name:token` pairs.
+    #[arg(long, env = "GATEWAY_AUTH_TOKENS", value_name = "GATEWAY_AUTH_TOKENS", value_parser = parse_secret, hide_env_values = true)]
+    pub auth_tokens: Option<SecretString>,
+
+    /// A file of `name:token` lines (`#` comments), re-read when it changes.
+    #[arg(
+        long,
+        env = "GATEWAY_AUTH_TOKENS_FILE",
+        value_name = "GATEWAY_AUTH_TOKENS_FILE"
+    )]
+    pub auth_tokens_file: Option<PathBuf>,
+
+    /// Run without caller authentication (a warning is logged at start).
+    #[arg(long, env = "GATEWAY_ALLOW_UNAUTHENTICATED", value_name = "GATEWAY_ALLOW_UNAUTHENTICATED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_unauthenticated: bool,
+
+    /// PEM certificate chain for gRPC over TLS (with GATEWAY_TLS_KEY).
+    #[arg(
+        long,
+        env = "GATEWAY_TLS_CERT",
+        value_name = "GATEWAY_TLS_CERT",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for gRPC over TLS (with GATEWAY_TLS_CERT).
+    #[arg(
+        long,
+        env = "GATEWAY_TLS_KEY",
+        value_name = "GATEWAY_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA bundle: when set, callers must present a client certificate it signed (mutual TLS).
+    #[arg(
+        long,
+        env = "GATEWAY_TLS_CLIENT_CA",
+        value_name = "GATEWAY_TLS_CLIENT_CA",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Seconds in-flight calls get to finish after SIGTERM before the process exits.
+    #[arg(long, env = "GATEWAY_SHUTDOWN_GRACE_SECS", value_name = "GATEWAY_SHUTDOWN_GRACE_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
+
+    /// Concurrent control calls beyond which calls are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "GATEWAY_MAX_CONCURRENT_CALLS", value_name = "GATEWAY_MAX_CONCURRENT_CALLS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_concurrent_calls: u32,
+
+    /// Largest gRPC message accepted or sent, in bytes.
+    #[arg(long, env = "GATEWAY_MAX_MESSAGE_BYTES", value_name = "GATEWAY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_message_bytes: u32,
 
     /// Log format; the level comes from RUST_LOG (default `info`).
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_name = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -1,13 +1,85 @@
-//! The plain-HTTP listener: liveness now; webhooks and metrics join it.
+//! The plain-HTTP listener: probes and metrics (and, with the event path,
+//! Telnyx's webhooks).
 
-use axum::{Router, http::StatusCode, routing::get};
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
-/// The HTTP routes.
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(healthz))
+use axum::{
+    Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get,
+};
+
+use crate::metrics::Metrics;
+
+/// What the HTTP handlers share.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    pub readiness: Readiness,
+    pub metrics: Arc<Metrics>,
 }
 
-/// Alive: the process runs and answers. Kubernetes restarts it otherwise.
+/// Whether the gateway should receive traffic: started, and not shutting down.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    started: Arc<AtomicBool>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
+    pub fn set_shutting_down(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// `Err` says why the gateway is not ready, in one line.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            Err("shutting down")
+        } else if !self.started.load(Ordering::Acquire) {
+            Err("starting")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The HTTP routes.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Alive: the process runs and answers. Kubernetes restarts it otherwise, so
+/// this never depends on anything outside the process.
 async fn healthz() -> (StatusCode, &'static str) {
     (StatusCode::OK, "ok\n")
+}
+
+/// Ready for traffic: started, dependencies reachable, not shutting down.
+async fn readyz(State(state): State<HttpState>) -> (StatusCode, String) {
+    match state.readiness.check() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
+    }
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

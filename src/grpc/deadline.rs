@@ -8,12 +8,12 @@ use tonic::metadata::MetadataMap;
 /// Headroom kept before the caller's deadline, so the gateway answers
 /// DEADLINE_EXCEEDED with what it knows before the transport's own timer
 /// cancels the call blindly.
-const MARGIN: Duration = Duration::from_millis(20);
+const MARGIN: Duration = Duration::from_millis(50);
 
 /// When the gateway must give up for the caller, from its `grpc-timeout` header.
 pub fn from_metadata(metadata: &MetadataMap) -> Option<Instant> {
     let timeout = parse_grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)?;
-    Some(Instant::now() + timeout.saturating_sub(MARGIN.min(timeout / 10)))
+    Some(Instant::now() + timeout.saturating_sub(MARGIN.min(timeout / 5)))
 }
 
 /// Parses `grpc-timeout`: at most eight digits and a unit (H, M, S, m, u, n).

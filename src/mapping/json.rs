@@ -107,7 +107,14 @@ impl Catalog {
             Value::I64(n) => Json::from(*n),
             Value::U32(n) => Json::from(*n),
             Value::U64(n) => Json::from(*n),
-            Value::F32(n) => Number::from_f64(f64::from(*n)).map_or(Json::Null, Json::Number),
+            // Through the shortest decimal that reads back as the same f32,
+            // so 1.2 goes out as 1.2, not as the widened 1.2000000476837158.
+            Value::F32(n) => n
+                .to_string()
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map_or(Json::Null, Json::Number),
             Value::F64(n) => Number::from_f64(*n).map_or(Json::Null, Json::Number),
             Value::String(s) => Json::String(s.clone()),
             Value::Bytes(_) => Json::Null,

@@ -16,12 +16,46 @@ use conference_gateway::proto::v1::{
 };
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use wiremock::matchers::{header, header_regex, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 /// The API key the gateway under test presents to the mock Telnyx.
 pub const TEST_API_KEY: &str = "KEY0123456789TESTSECRET";
+
+/// The caller `tests` and its token, configured on every test gateway.
+pub const TEST_CALLER: &str = "tests";
+pub const TEST_CALLER_TOKEN: &str = "test-caller-token-0123456789";
+
+/// Adds `authorization: Bearer <token>` to every call, as callers must.
+#[derive(Clone)]
+pub struct BearerToken(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl BearerToken {
+    pub fn new(token: &str) -> Self {
+        BearerToken(
+            format!("Bearer {token}")
+                .parse()
+                .expect("a valid header value"),
+        )
+    }
+}
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A channel to the gateway whose calls carry the test caller's token.
+pub type AuthedChannel = InterceptedService<Channel, BearerToken>;
 
 /// A running gateway wired to a mock Telnyx.
 pub struct TestGateway {
@@ -42,6 +76,7 @@ impl TestGateway {
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let telnyx = MockServer::start().await;
         let base_url = format!("{}/v2", telnyx.uri());
+        let tokens = format!("{TEST_CALLER}:{TEST_CALLER_TOKEN}");
         let mut args = vec![
             "conference-gateway",
             "--telnyx-api-key",
@@ -52,6 +87,8 @@ impl TestGateway {
             "127.0.0.1:0",
             "--http-addr",
             "127.0.0.1:0",
+            "--auth-tokens",
+            &tokens,
         ];
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test settings parse");
@@ -81,16 +118,35 @@ impl TestGateway {
         }
     }
 
-    pub fn conferences(&self) -> ConferenceServiceClient<Channel> {
-        ConferenceServiceClient::new(self.channel.clone())
+    /// The raw channel: calls on it carry no token.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 
-    pub fn queues(&self) -> QueueServiceClient<Channel> {
-        QueueServiceClient::new(self.channel.clone())
+    /// The channel with the test caller's token on every call.
+    pub fn authed(&self) -> AuthedChannel {
+        InterceptedService::new(self.channel.clone(), BearerToken::new(TEST_CALLER_TOKEN))
     }
 
-    pub fn calls(&self) -> CallServiceClient<Channel> {
-        CallServiceClient::new(self.channel.clone())
+    pub fn conferences(&self) -> ConferenceServiceClient<AuthedChannel> {
+        ConferenceServiceClient::new(self.authed())
+    }
+
+    pub fn queues(&self) -> QueueServiceClient<AuthedChannel> {
+        QueueServiceClient::new(self.authed())
+    }
+
+    pub fn calls(&self) -> CallServiceClient<AuthedChannel> {
+        CallServiceClient::new(self.authed())
+    }
+
+    /// `GET` on the HTTP listener: status and body.
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("http://{}{path}", self.http_addr))
+            .await
+            .expect("the HTTP listener answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
     }
 
     /// Every request the mock Telnyx received, in order.

@@ -133,6 +133,8 @@ fn validate(schema: &Value, instance: &Value, what: &str, problems: &mut Vec<Str
 /// `#/components/...` reference resolves.
 fn root_ref(doc: &Value, pointer: &str) -> Value {
     let mut schema = doc.clone();
+    // `{` and `}` of path templates are not allowed in a URI reference.
+    let pointer = pointer.replace('{', "%7B").replace('}', "%7D");
     schema["$ref"] = Value::String(format!("#{pointer}"));
     schema
 }
