@@ -52,6 +52,17 @@ pub enum AppError {
     Http(io::Error),
 }
 
+impl AppError {
+    /// Whether the settings are at fault (exit status 2), rather than the
+    /// machine or the network.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            AppError::Config(_) | AppError::Auth(_) | AppError::Tls { .. }
+        )
+    }
+}
+
 /// A gateway with its listeners bound, ready to run.
 pub struct Application {
     grpc_listener: TcpListener,
@@ -203,13 +214,22 @@ impl Application {
             readiness: self.readiness.clone(),
             metrics: Arc::clone(&self.metrics),
         };
+        // The HTTP listener outlives the gRPC drain, so probes keep answering
+        // "not ready: shutting down" (and metrics stay scrapeable) until the
+        // last in-flight call is done.
+        let drained = CancellationToken::new();
         let http = axum::serve(self.http_listener, crate::http::router(state))
-            .with_graceful_shutdown(stopping.clone().cancelled_owned());
+            .with_graceful_shutdown(drained.clone().cancelled_owned());
 
         tracing::info!(grpc = %grpc_addr, http = %http_addr, "conference-gateway listening");
         self.readiness.set_started();
 
         let servers = async {
+            let grpc = async {
+                let result = grpc.await;
+                drained.cancel();
+                result
+            };
             let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });
             grpc?;
             http

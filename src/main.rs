@@ -16,8 +16,10 @@ async fn main() -> ExitCode {
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(error) => {
-            tracing::error!(%error, "conference-gateway could not start");
-            return ExitCode::FAILURE;
+            // One line on stderr, like every other start-up refusal; status 2
+            // when the settings are at fault, 1 when the machine is.
+            eprintln!("error: {error}");
+            return ExitCode::from(if error.is_configuration() { 2 } else { 1 });
         }
     };
     match app.run_until(shutdown_signal()).await {
