@@ -267,3 +267,13 @@ pub fn assert_invalid_field(status: &tonic::Status, field: &str) {
     let violations = status.get_details_bad_request().expect("BadRequest detail");
     assert_eq!(violations.field_violations[0].field, field);
 }
+
+impl TestGateway {
+    /// Mounts `mock`, answering `response`, expected exactly once.
+    pub async fn expect_once(&self, mock: MockBuilder, response: ResponseTemplate) {
+        mock.respond_with(response)
+            .expect(1)
+            .mount(&self.telnyx)
+            .await;
+    }
+}
