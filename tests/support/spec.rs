@@ -61,7 +61,13 @@ pub fn check(sent: &Sent<'_>) -> Result<(), String> {
         .collect();
     let mut grouped: Map<String, Value> = Map::new();
     for (key, value) in &sent.query {
-        let (name, keys) = split_deep_key(key);
+        // A parameter may be declared under its full bracketed name
+        // (`page[number]`) or as a deepObject (`filter` with `[name]` keys).
+        let (name, keys) = if params.iter().any(|p| p["name"] == key.as_str()) {
+            (key.clone(), Vec::new())
+        } else {
+            split_deep_key(key)
+        };
         let Some(param) = params.iter().find(|p| p["name"] == name.as_str()) else {
             problems.push(format!("query parameter {key} is not declared"));
             continue;
