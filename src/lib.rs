@@ -17,6 +17,7 @@
 //! - [`grpc`] has the services, deadlines, and errors mapped to statuses in one place.
 //! - [`http`] is the plain-HTTP listener (health).
 //! - [`telemetry`] sets up logging.
+//! - [`sandbox`] is a simulated Telnyx for development and tests.
 
 pub mod app;
 pub mod auth;
@@ -25,5 +26,6 @@ pub mod grpc;
 pub mod http;
 pub mod mapping;
 pub mod proto;
+pub mod sandbox;
 pub mod telemetry;
 pub mod telnyx;
