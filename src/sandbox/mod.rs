@@ -23,12 +23,12 @@
 //!
 //! # Layout
 //!
-//! - [`routes`] is the table of operations and the one request path.
-//! - [`calls`], [`conferences`], [`participants`], [`conference_media`],
-//!   [`queues`] and [`applications`] are the handlers, by resource.
-//! - [`state`] and [`model`] hold the account; [`events`] says which fields
-//!   each webhook carries; [`webhooks`] signs and delivers them.
-//! - [`chaos`] misbehaves on purpose; [`timing`] sets the pace.
+//! - `routes` is the table of operations and the one request path.
+//! - `calls`, `conferences`, `participants`, `conference_media`,
+//!   `queues` and `applications` are the handlers, by resource.
+//! - `state` and `model` hold the account; `events` says which fields
+//!   each webhook carries; `webhooks` signs and delivers them.
+//! - `chaos` misbehaves on purpose ([`Chaos`]); `timing` sets the pace ([`Timing`]).
 
 mod applications;
 mod calls;
@@ -270,5 +270,28 @@ impl RunningSimulator {
 impl Drop for RunningSimulator {
     fn drop(&mut self) {
         self.cancel.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gateway's `sandbox` command keeps a simulator across tasks.
+    #[test]
+    fn a_running_simulator_can_move_between_tasks() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<RunningSimulator>();
+        shareable::<SimulatorBuilder>();
+    }
+
+    #[tokio::test]
+    async fn bad_chaos_is_refused_before_binding() {
+        let chaos = Chaos {
+            failed_requests: 2.0,
+            ..Chaos::default()
+        };
+        let error = Simulator::builder().chaos(chaos).bind("127.0.0.1:0").await;
+        assert!(matches!(error, Err(SimulatorError::Chaos(_))));
     }
 }
