@@ -18,6 +18,7 @@
 //! - [`grpc`] has the services, deadlines, and errors mapped to statuses in one place.
 //! - [`http`] is the plain-HTTP listener (health).
 //! - [`telemetry`] sets up logging.
+//! - [`sandbox`] is a simulated Telnyx for development and tests.
 
 pub mod app;
 pub mod auth;
@@ -27,5 +28,6 @@ pub mod http;
 pub mod mapping;
 pub mod metrics;
 pub mod proto;
+pub mod sandbox;
 pub mod telemetry;
 pub mod telnyx;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod receiver;
 pub mod spec;
 
 use std::net::SocketAddr;

@@ -6,8 +6,10 @@
 //! declare `properties` are closed (`unevaluatedProperties: false`), so a field
 //! the gateway sends under a wrong name fails instead of passing unnoticed.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
+use jsonschema::Validator;
 use serde_json::{Map, Value};
 
 const SPEC_PATH: &str = concat!(
@@ -35,19 +37,7 @@ pub struct Sent<'a> {
 pub fn check(sent: &Sent<'_>) -> Result<(), String> {
     let doc = &*SPEC;
     let path = sent.path.strip_prefix("/v2").unwrap_or(sent.path);
-    let (template, item) = doc["paths"]
-        .as_object()
-        .expect("spec has paths")
-        .iter()
-        .find(|(template, _)| template_matches(template, path))
-        .ok_or_else(|| format!("{} {path}: no such path in Telnyx's spec", sent.method))?;
-    let method = sent.method.to_ascii_lowercase();
-    let operation = item.get(&method).ok_or_else(|| {
-        format!(
-            "{} {template}: no such operation in Telnyx's spec",
-            sent.method
-        )
-    })?;
+    let (template, method, operation) = find_operation(sent.method, path)?;
     let pointer = format!("/paths/{}/{method}", escape(template));
     let mut problems = Vec::new();
 
@@ -102,8 +92,7 @@ pub fn check(sent: &Sent<'_>) -> Result<(), String> {
     let body_pointer = format!("{pointer}/requestBody/content/application~1json/schema");
     match (&sent.body, doc.pointer(&body_pointer)) {
         (Some(body), Some(_)) => {
-            let schema = root_ref(doc, &body_pointer);
-            validate(&schema, body, "body", &mut problems);
+            validate_at(&body_pointer, body, "body", &mut problems);
         }
         (Some(body), None) if !body.is_null() => {
             problems.push("a body was sent to an operation that takes none".into())
@@ -125,11 +114,140 @@ pub fn check(sent: &Sent<'_>) -> Result<(), String> {
     }
 }
 
+/// The spec's path template, lower-case method and operation for a request.
+fn find_operation(
+    method: &str,
+    path: &str,
+) -> Result<(&'static String, String, &'static Value), String> {
+    let doc = &*SPEC;
+    let (template, item) = doc["paths"]
+        .as_object()
+        .expect("spec has paths")
+        .iter()
+        .find(|(template, _)| template_matches(template, path))
+        .ok_or_else(|| format!("{method} {path}: no such path in Telnyx's spec"))?;
+    let lower = method.to_ascii_lowercase();
+    let operation = item
+        .get(&lower)
+        .ok_or_else(|| format!("{method} {template}: no such operation in Telnyx's spec"))?;
+    Ok((template, lower, operation))
+}
+
+/// Checks an answer against the response the spec declares for its
+/// operation and status; the error lists every violation.
+pub fn check_response(method: &str, path: &str, status: u16, body: &Value) -> Result<(), String> {
+    let doc = &*SPEC;
+    let path = path.strip_prefix("/v2").unwrap_or(path);
+    let (template, lower, operation) = find_operation(method, path)?;
+    if operation["responses"].get(status.to_string()).is_none() {
+        return Err(format!(
+            "{method} {template}: the spec declares no {status} answer"
+        ));
+    }
+    let response = deref(
+        doc,
+        format!("/paths/{}/{lower}/responses/{status}", escape(template)),
+    );
+    let schema = format!("{response}/content/application~1json/schema");
+    let mut problems = Vec::new();
+    match doc.pointer(&schema) {
+        Some(_) => validate_at(&schema, body, "response", &mut problems),
+        // Telnyx sends its error body even where the spec shows none.
+        None if !body.is_null() && status < 400 => {
+            problems.push("a body was sent where none is declared".into())
+        }
+        None => {}
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{method} {path} {status}: {}", problems.join("; ")))
+    }
+}
+
+/// Checks a webhook delivery: the `data` envelope, and the payload against
+/// the schema of the webhook the spec declares for its `event_type`.
+pub fn check_event(delivery: &Value) -> Result<(), String> {
+    let doc = &*SPEC;
+    let data = &delivery["data"];
+    let event_type = data["event_type"].as_str().ok_or("no data.event_type")?;
+    let mut problems = Vec::new();
+    for field in ["id", "occurred_at"] {
+        if !data[field].is_string() {
+            problems.push(format!("data.{field} is missing"));
+        }
+    }
+    if data["record_type"] != "event" {
+        problems.push("data.record_type is not \"event\"".into());
+    }
+    let event = doc["webhooks"]
+        .as_object()
+        .expect("spec has webhooks")
+        .keys()
+        .map(|name| {
+            let schema = deref(
+                doc,
+                format!("/webhooks/{name}/post/requestBody/content/application~1json/schema"),
+            );
+            match doc.pointer(&format!("{schema}/properties/data")) {
+                Some(_) => deref(doc, format!("{schema}/properties/data")),
+                None => schema,
+            }
+        })
+        .find(|event| {
+            doc.pointer(&format!("{event}/properties/event_type/enum"))
+                .and_then(Value::as_array)
+                .is_some_and(|types| types.iter().any(|t| t == event_type))
+        })
+        .ok_or_else(|| format!("{event_type}: no such webhook in Telnyx's spec"))?;
+    let payload = deref(doc, format!("{event}/properties/payload"));
+    validate_at(&payload, &data["payload"], event_type, &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{event_type}: {}", problems.join("; ")))
+    }
+}
+
+/// Follows `$ref`s from `pointer` to the schema they land on.
+fn deref(doc: &Value, mut pointer: String) -> String {
+    while let Some(reference) = doc
+        .pointer(&pointer)
+        .and_then(|v| v.get("$ref"))
+        .and_then(Value::as_str)
+    {
+        pointer = reference.trim_start_matches('#').to_owned();
+    }
+    pointer
+}
+
 fn validate(schema: &Value, instance: &Value, what: &str, problems: &mut Vec<String>) {
-    let validator = jsonschema::options()
+    report(&compile(schema, what), instance, what, problems);
+}
+
+/// Validates against the schema at `pointer` in the spec. Compiling a
+/// schema means compiling the whole spec it refers into, so each one is
+/// compiled once per test binary.
+fn validate_at(pointer: &str, instance: &Value, what: &str, problems: &mut Vec<String>) {
+    static COMPILED: LazyLock<Mutex<HashMap<String, Arc<Validator>>>> =
+        LazyLock::new(Default::default);
+    let validator = COMPILED
+        .lock()
+        .unwrap()
+        .entry(pointer.to_owned())
+        .or_insert_with(|| Arc::new(compile(&root_ref(&SPEC, pointer), what)))
+        .clone();
+    report(&validator, instance, what, problems);
+}
+
+fn compile(schema: &Value, what: &str) -> Validator {
+    jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .build(schema)
-        .unwrap_or_else(|e| panic!("spec schema for {what} does not compile: {e}"));
+        .unwrap_or_else(|e| panic!("spec schema for {what} does not compile: {e}"))
+}
+
+fn report(validator: &Validator, instance: &Value, what: &str, problems: &mut Vec<String>) {
     for error in validator.iter_errors(instance) {
         problems.push(format!("{what} at {}: {error}", error.instance_path()));
     }

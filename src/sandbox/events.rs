@@ -1,0 +1,183 @@
+//! The webhook events the simulator sends, and exactly which payload fields
+//! each one carries.
+//!
+//! Every event is built the same way: the action gathers a context of
+//! everything it knows (the call's ids, the conference's, the queue
+//! position, ...) and the event keeps the fields its reference table lists.
+//! One table, no per-event code, and no event can grow a field Telnyx does
+//! not send.
+
+use std::time::SystemTime;
+
+use serde_json::{Map, Value, json};
+
+use super::{clock, ids};
+
+/// What an action knows when it emits events; keys are payload field names.
+pub type Context = Map<String, Value>;
+
+/// Adds a field to a [`Context`], builder style.
+pub trait With {
+    fn with(self, key: &str, value: impl Into<Value>) -> Self;
+}
+
+impl With for Context {
+    fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// One kind of webhook event: its wire name and payload fields.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EventKind {
+    pub name: &'static str,
+    /// Groups of field names, in payload order.
+    fields: &'static [&'static [&'static str]],
+}
+
+/// The ids every call event carries, and the `client_state` echoed back.
+const CALL: &[&str] = &[
+    "call_control_id",
+    "call_leg_id",
+    "call_session_id",
+    "client_state",
+    "connection_id",
+];
+/// What a call event adds about the call itself.
+const LEG: &[&str] = &["from", "to", "start_time", "state"];
+const CONFERENCE: &[&str] = &["conference_id"];
+/// What conference-wide media events carry.
+const MEDIA: &[&str] = &[
+    "conference_id",
+    "connection_id",
+    "creator_call_session_id",
+    "occurred_at",
+];
+const MEDIA_FILE: &[&str] = &["media_url", "media_name"];
+
+macro_rules! kinds {
+    ($($constant:ident = $name:literal [$($group:expr),* $(,)?];)*) => {
+        $(pub const $constant: EventKind = EventKind { name: $name, fields: &[$($group),*] };)*
+        /// Every kind, for tests and documentation.
+        pub const ALL: &[EventKind] = &[$($constant),*];
+    };
+}
+
+kinds! {
+    CALL_INITIATED = "call.initiated" [CALL, LEG, &["direction"]];
+    CALL_ANSWERED = "call.answered" [CALL, LEG];
+    CALL_BRIDGED = "call.bridged" [CALL, &["from", "to"]];
+    CALL_HANGUP = "call.hangup" [CALL, LEG, &["hangup_cause", "hangup_source", "sip_hangup_cause"]];
+    CALL_ENQUEUED = "call.enqueued" [CALL, &["queue", "current_position", "queue_avg_wait_time_secs"]];
+    CALL_DEQUEUED = "call.dequeued" [CALL, &["queue", "queue_position", "reason", "wait_time_secs"]];
+    CONFERENCE_CREATED = "conference.created" [CALL, CONFERENCE, &["occurred_at"]];
+    CONFERENCE_ENDED = "conference.ended" [CALL, CONFERENCE, &["occurred_at", "reason"]];
+    PARTICIPANT_JOINED = "conference.participant.joined" [CALL, CONFERENCE];
+    PARTICIPANT_LEFT = "conference.participant.left" [CALL, CONFERENCE];
+    PARTICIPANT_PLAYBACK_STARTED = "conference.participant.playback.started" [CALL, MEDIA, MEDIA_FILE];
+    PARTICIPANT_PLAYBACK_ENDED = "conference.participant.playback.ended" [CALL, MEDIA, MEDIA_FILE];
+    PARTICIPANT_SPEAK_STARTED = "conference.participant.speak.started" [CALL, MEDIA];
+    PARTICIPANT_SPEAK_ENDED = "conference.participant.speak.ended" [CALL, MEDIA];
+    PLAYBACK_STARTED = "conference.playback.started" [MEDIA, MEDIA_FILE];
+    PLAYBACK_ENDED = "conference.playback.ended" [MEDIA, MEDIA_FILE];
+    SPEAK_STARTED = "conference.speak.started" [MEDIA];
+    SPEAK_ENDED = "conference.speak.ended" [MEDIA];
+    RECORDING_SAVED = "conference.recording.saved" [
+        &["call_control_id", "call_session_id", "client_state", "connection_id"],
+        CONFERENCE,
+        &["channels", "format", "recording_id", "recording_started_at", "recording_ended_at"],
+        &["recording_urls", "public_recording_urls"],
+    ];
+}
+
+/// The started/ended event pairs of one kind of media, for the whole
+/// conference and for chosen participants.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MediaKind {
+    pub started: &'static EventKind,
+    pub ended: &'static EventKind,
+    pub participant_started: &'static EventKind,
+    pub participant_ended: &'static EventKind,
+}
+
+pub const PLAYBACK: MediaKind = MediaKind {
+    started: &PLAYBACK_STARTED,
+    ended: &PLAYBACK_ENDED,
+    participant_started: &PARTICIPANT_PLAYBACK_STARTED,
+    participant_ended: &PARTICIPANT_PLAYBACK_ENDED,
+};
+
+pub const SPEAK: MediaKind = MediaKind {
+    started: &SPEAK_STARTED,
+    ended: &SPEAK_ENDED,
+    participant_started: &PARTICIPANT_SPEAK_STARTED,
+    participant_ended: &PARTICIPANT_SPEAK_ENDED,
+};
+
+/// One event, ready to be wrapped in a delivery envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub event_type: &'static str,
+    pub occurred_at: String,
+    pub payload: Map<String, Value>,
+}
+
+impl Event {
+    /// The event of `kind` that `context` describes, stamped `at`.
+    pub fn new(kind: &EventKind, context: &Context, at: SystemTime) -> Self {
+        let occurred_at = clock::rfc3339(at);
+        let payload = kind
+            .fields
+            .iter()
+            .flat_map(|group| group.iter())
+            .filter_map(|field| {
+                let value = match *field {
+                    "occurred_at" => Value::String(occurred_at.clone()),
+                    _ => context.get(*field)?.clone(),
+                };
+                Some(((*field).to_owned(), value))
+            })
+            .collect();
+        Event {
+            id: ids::uuid(),
+            event_type: kind.name,
+            occurred_at,
+            payload,
+        }
+    }
+
+    /// The `data` member of a delivery.
+    pub fn data(&self) -> Value {
+        json!({
+            "record_type": "event",
+            "event_type": self.event_type,
+            "id": self.id,
+            "occurred_at": self.occurred_at,
+            "payload": self.payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_keep_only_the_fields_of_their_table() {
+        let context = Context::new()
+            .with("call_control_id", "v3:abc")
+            .with("conference_id", "c1")
+            .with("queue", "not-a-conference-field");
+        let event = Event::new(&PARTICIPANT_JOINED, &context, SystemTime::now());
+        assert_eq!(
+            Value::Object(event.payload.clone()),
+            json!({"call_control_id": "v3:abc", "conference_id": "c1"})
+        );
+        let created = Event::new(&CONFERENCE_CREATED, &context, SystemTime::now());
+        assert_eq!(created.payload["occurred_at"], json!(created.occurred_at));
+        assert_eq!(created.data()["record_type"], "event");
+        assert_eq!(ALL.len(), 19);
+    }
+}
