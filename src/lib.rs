@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod config;
+pub mod events;
 pub mod grpc;
 pub mod http;
 pub mod mapping;
