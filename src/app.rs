@@ -1,15 +1,17 @@
 //! Builds the listeners, wires the services, and owns shutdown.
 
-use std::{future::Future, io, net::SocketAddr};
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use crate::events::{EventBus, EventService, MemoryBus};
 use crate::grpc::TelnyxApi;
 use crate::proto::{self, v1 as pb};
 use crate::telnyx::TelnyxClient;
+use crate::webhook::WebhookState;
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,11 @@ pub struct Application {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
     api: TelnyxApi,
+    bus: Arc<dyn EventBus>,
+    webhook: WebhookState,
+    /// Cancelled on shutdown; event streams end on it rather than hold the
+    /// gRPC listener open.
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -42,13 +49,27 @@ impl Application {
     pub async fn build(config: &Config) -> Result<Self, AppError> {
         let client = TelnyxClient::new(&config.telnyx()?)?;
         let api = TelnyxApi::new(proto::catalog(), client);
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.memory_bus()));
+        let webhook = WebhookState::new(
+            config.webhook()?,
+            crate::events::converter(),
+            Arc::clone(&bus),
+        );
         let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.grpc_addr).await?;
         let http_listener = bind("GATEWAY_HTTP_ADDR", config.http_addr).await?;
         Ok(Application {
             grpc_listener,
             http_listener,
             api,
+            bus,
+            webhook,
+            shutdown: CancellationToken::new(),
         })
+    }
+
+    /// The event bus, for tests and embedders that watch it.
+    pub fn event_bus(&self) -> Arc<dyn EventBus> {
+        Arc::clone(&self.bus)
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -68,7 +89,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let token = CancellationToken::new();
+        let token = self.shutdown.clone();
         let trigger = token.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -85,11 +106,12 @@ impl Application {
                 self.api.clone(),
             ))
             .add_service(pb::call_service_server::CallServiceServer::new(self.api))
+            .add_service(EventService::new(self.bus, token.clone()))
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(self.grpc_listener),
                 token.clone().cancelled_owned(),
             );
-        let http = axum::serve(self.http_listener, crate::http::router())
+        let http = axum::serve(self.http_listener, crate::http::router(self.webhook))
             .with_graceful_shutdown(token.clone().cancelled_owned());
 
         let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });

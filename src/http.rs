@@ -1,10 +1,14 @@
-//! The plain-HTTP listener: liveness now; webhooks and metrics join it.
+//! The plain-HTTP listener: liveness and Telnyx's webhooks; metrics join it.
 
 use axum::{Router, http::StatusCode, routing::get};
 
+use crate::webhook::WebhookState;
+
 /// The HTTP routes.
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(healthz))
+pub fn router(webhook: WebhookState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(webhook.routes())
 }
 
 /// Alive: the process runs and answers. Kubernetes restarts it otherwise.
