@@ -2,9 +2,10 @@
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::{Config, ConfigError};
 use crate::events::{EventBus, EventService, MemoryBus};
@@ -108,10 +109,16 @@ impl Application {
             .add_service(pb::call_service_server::CallServiceServer::new(self.api))
             .add_service(EventService::new(self.bus, token.clone()))
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(self.grpc_listener),
+                // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
+                TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),
                 token.clone().cancelled_owned(),
             );
-        let http = axum::serve(self.http_listener, crate::http::router(self.webhook))
+        let http_listener = self.http_listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
+            }
+        });
+        let http = axum::serve(http_listener, crate::http::router(self.webhook))
             .with_graceful_shutdown(token.clone().cancelled_owned());
 
         let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });

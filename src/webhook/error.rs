@@ -54,3 +54,37 @@ impl IntoResponse for WebhookError {
             .into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_status() {
+        let cases = [
+            (
+                WebhookError::Signature(SignatureError::Mismatch),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                WebhookError::TooLarge { limit: 1 },
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                WebhookError::Envelope(EnvelopeError::MissingId),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                WebhookError::Unreadable("reset".into()),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                WebhookError::Bus(BusError::Full(4096)),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.into_response().status(), status);
+        }
+    }
+}

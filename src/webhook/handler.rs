@@ -130,3 +130,24 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked(chunks: &[&'static [u8]]) -> Body {
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
+        Body::from_stream(futures::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_length_is_cut_at_the_limit() {
+        let body = read_limited(chunked(&[b"abcd", b"efgh"]), 8).await.unwrap();
+        assert_eq!(&body[..], b"abcdefgh");
+        let error = read_limited(chunked(&[b"abcd", b"efgh", b"i"]), 8)
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+}

@@ -159,15 +159,31 @@ impl TestGateway {
 
     /// Posts `body` with exactly these headers (and a JSON content type).
     pub async fn post_webhook(&self, body: Vec<u8>, headers: &[(&str, String)]) -> Posted {
-        let mut request = self
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                value.parse().expect("a header value"),
+            );
+        }
+        self.post_webhook_with(body, map).await
+    }
+
+    /// Posts `body` with these headers (and a JSON content type).
+    pub async fn post_webhook_with(
+        &self,
+        body: Vec<u8>,
+        headers: reqwest::header::HeaderMap,
+    ) -> Posted {
+        let response = self
             .http
             .post(format!("http://{}/webhooks/telnyx", self.http_addr))
             .header("content-type", "application/json")
-            .body(body);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let response = request.send().await.expect("the gateway answers");
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .expect("the gateway answers");
         Posted {
             status: response.status().as_u16(),
             body: response.text().await.unwrap_or_default(),
