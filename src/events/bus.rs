@@ -5,7 +5,7 @@
 //! A bus does three things, and only these:
 //!
 //! 1. Accept an event at most once per id within the dedupe window
-//!    ([`EventBus::publish`]), giving it the next [`Position`] of the bus's
+//!    ([`EventBus::publish`]), giving it the next [`Position`](super::cursor::Position) of the bus's
 //!    single order and a [`Cursor`] naming it.
 //! 2. Keep a bounded history of accepted events and hand back, for a cursor,
 //!    every retained event after it ([`EventBus::replay`]).
@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::cursor::{Cursor, MalformedCursor, Position};
+use super::cursor::{Cursor, MalformedCursor};
 use super::hub::Hub;
 use super::model::{Event, Prepared};
 
@@ -47,8 +47,8 @@ pub enum BusError {
 /// The events after a cursor.
 #[derive(Debug)]
 pub struct Replay {
-    /// The position of the cursor replayed from.
-    pub after: Position,
+    /// The cursor replayed from.
+    pub after: Cursor,
     /// Every retained event after it, oldest first, up to the newest accepted
     /// when the replay was taken.
     pub events: Vec<Arc<Event>>,

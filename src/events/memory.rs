@@ -148,7 +148,7 @@ impl MemoryBus {
         }
         let skip = usize::try_from(seq + 1 - oldest).unwrap_or(usize::MAX);
         Ok(Replay {
-            after: cursor.position,
+            after: cursor,
             events: state.history.iter().skip(skip).cloned().collect(),
         })
     }

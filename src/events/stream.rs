@@ -55,9 +55,9 @@ pub async fn open(
             replay
                 .events
                 .last()
-                .map_or(replay.after, |event| event.cursor.position),
+                .map_or(replay.after.position, |event| event.cursor.position),
         );
-        stream.last = cursor.parse().ok();
+        stream.last = Some(replay.after);
         stream.backlog = replay.events.into_iter();
     }
     Ok(stream)
