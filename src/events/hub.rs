@@ -2,11 +2,14 @@
 //! subscriber out.
 //!
 //! Both buses feed the same hub, in acceptance order: the memory bus as it
-//! accepts an event, a Redis bus from its one subscription per replica. A single
-//! dispatcher task takes events off the feed and offers each to the subscribers
-//! that want it, which keeps the order every subscriber sees identical to the
-//! acceptance order, and keeps fan-out off the webhook's path: the webhook only
-//! waits for a slot in the feed.
+//! accepts an event, a Redis bus from its one subscription per replica.
+//! Subscribers are spread over shards, one per core, each with a dispatcher
+//! task that takes every event off its own copy of the feed, in order, and
+//! offers it to the shard's subscribers that want it. The order each
+//! subscriber sees is therefore the acceptance order; one event reaches many
+//! subscribers on all cores at once rather than one after the other; and
+//! fan-out stays off the webhook's path: the webhook only waits for a slot in
+//! the feed.
 //!
 //! Offering never waits. A subscriber whose queue is full is removed on the
 //! spot and told so when it has read what its queue still holds; one slow
@@ -19,7 +22,7 @@
 //! slots are pointers to shared events; nothing is copied per subscriber.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::mpsc;
@@ -35,14 +38,77 @@ pub const FEED_CAPACITY: usize = 4096;
 /// The fan-out of one bus.
 #[derive(Debug)]
 pub struct Hub {
-    shared: Arc<Shared>,
-    feed: mpsc::Sender<Arc<Event>>,
+    shards: Vec<Arc<Shared>>,
+    feed: Feed,
+    queue_capacity: usize,
+    next_shard: AtomicUsize,
 }
 
+/// One shard: its subscribers, served by its own dispatcher.
 #[derive(Debug)]
 struct Shared {
     registry: Mutex<Registry>,
-    queue_capacity: usize,
+}
+
+/// Where the bus puts accepted events: one channel per shard, written
+/// together so that every shard sees every event in the same order.
+#[derive(Debug)]
+pub struct Feed {
+    shards: Vec<mpsc::Sender<Arc<Event>>>,
+}
+
+/// Room for one event in every shard's feed, reserved in advance so that an
+/// event goes to all shards or to none.
+#[derive(Debug)]
+pub struct FeedPermit<'a> {
+    permits: Vec<mpsc::Permit<'a, Arc<Event>>>,
+}
+
+/// The feed cannot take an event now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FeedError {
+    #[error("{FEED_CAPACITY} accepted events are waiting for delivery")]
+    Full,
+    #[error("the event hub stopped")]
+    Stopped,
+}
+
+impl Feed {
+    /// Reserves room in every shard without waiting. The bus calls it under
+    /// the lock that orders its events, then sends with the permit.
+    pub fn try_reserve(&self) -> Result<FeedPermit<'_>, FeedError> {
+        let permits = self
+            .shards
+            .iter()
+            .map(|shard| {
+                shard.try_reserve().map_err(|error| match error {
+                    mpsc::error::TrySendError::Full(()) => FeedError::Full,
+                    mpsc::error::TrySendError::Closed(()) => FeedError::Stopped,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(FeedPermit { permits })
+    }
+
+    /// Sends one event, waiting for room. For a single feeding task (a Redis
+    /// bus's subscription), which keeps the order.
+    pub async fn send(&self, event: Arc<Event>) -> Result<(), FeedError> {
+        for shard in &self.shards {
+            shard
+                .send(Arc::clone(&event))
+                .await
+                .map_err(|_| FeedError::Stopped)?;
+        }
+        Ok(())
+    }
+}
+
+impl FeedPermit<'_> {
+    pub fn send(self, event: Arc<Event>) {
+        for permit in self.permits {
+            permit.send(Arc::clone(&event));
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -94,42 +160,62 @@ impl<'a> Slot<'a> {
 }
 
 impl Hub {
-    /// Starts the dispatcher. Each subscriber may have `queue_capacity`
+    /// Starts one shard per core. Each subscriber may have `queue_capacity`
     /// events waiting before it is cut off.
     pub fn start(queue_capacity: usize) -> Self {
-        let shared = Arc::new(Shared {
-            registry: Mutex::new(Registry::default()),
-            queue_capacity: queue_capacity.max(1),
-        });
-        let (feed, mut events) = mpsc::channel::<Arc<Event>>(FEED_CAPACITY);
-        let dispatcher = Arc::clone(&shared);
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                dispatcher.dispatch(&event);
-            }
-            // The bus is gone: dropping the registry ends every subscription.
-            dispatcher.lock().clear();
-        });
-        Hub { shared, feed }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_shards(queue_capacity, cores)
+    }
+
+    /// Starts `shards` dispatchers.
+    pub fn with_shards(queue_capacity: usize, shards: usize) -> Self {
+        let queue_capacity = queue_capacity.max(1);
+        let mut senders = Vec::new();
+        let mut registries = Vec::new();
+        for _ in 0..shards.max(1) {
+            let shared = Arc::new(Shared {
+                registry: Mutex::new(Registry::default()),
+            });
+            let (feed, mut events) = mpsc::channel::<Arc<Event>>(FEED_CAPACITY);
+            let dispatcher = Arc::clone(&shared);
+            tokio::spawn(async move {
+                while let Some(event) = events.recv().await {
+                    dispatcher.dispatch(&event);
+                }
+                // The bus is gone: dropping the registry ends every subscription.
+                dispatcher.lock().clear();
+            });
+            senders.push(feed);
+            registries.push(shared);
+        }
+        Hub {
+            shards: registries,
+            feed: Feed { shards: senders },
+            queue_capacity,
+            next_shard: AtomicUsize::new(0),
+        }
     }
 
     /// Where the bus puts accepted events, in acceptance order. An event must
     /// be in the bus's history before it is fed, so that a subscriber who
     /// registers and then replays the history misses nothing (see
     /// [`super::stream`]).
-    pub fn feed(&self) -> &mpsc::Sender<Arc<Event>> {
+    pub fn feed(&self) -> &Feed {
         &self.feed
     }
 
     /// Registers a subscriber: every event fed from now on that `filter`
     /// accepts is queued for it.
     pub fn subscribe(&self, filter: Filter) -> Subscription {
-        let (queue, events) = mpsc::channel(self.shared.queue_capacity);
+        let (queue, events) = mpsc::channel(self.queue_capacity);
         let watch = Arc::new(Watch {
             filter,
             overflowed: AtomicBool::new(false),
         });
-        let mut registry = self.shared.lock();
+        // Spread subscribers evenly: the shards take them in turn.
+        let turn = self.next_shard.fetch_add(1, Ordering::Relaxed);
+        let shard = &self.shards[turn % self.shards.len()];
+        let mut registry = shard.lock();
         let id = registry.next_id;
         registry.next_id += 1;
         registry.count += 1;
@@ -142,18 +228,18 @@ impl Hub {
             id,
             events,
             watch,
-            hub: Arc::downgrade(&self.shared),
+            hub: Arc::downgrade(shard),
         }
     }
 
     /// How many subscribers are registered.
     pub fn subscriber_count(&self) -> usize {
-        self.shared.lock().count
+        self.shards.iter().map(|shard| shard.lock().count).sum()
     }
 
     /// How many events each subscriber may have waiting.
     pub fn queue_capacity(&self) -> usize {
-        self.shared.queue_capacity
+        self.queue_capacity
     }
 }
 

@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
 use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
 use super::cursor::{Cursor, Position};
-use super::hub::{FEED_CAPACITY, Hub};
+use super::hub::{FEED_CAPACITY, FeedError, Hub};
 use super::model::{Event, Prepared};
 
 /// How the memory bus is sized.
@@ -109,8 +108,8 @@ impl MemoryBus {
             return Ok(Published::Duplicate);
         }
         let permit = self.hub.feed().try_reserve().map_err(|error| match error {
-            TrySendError::Full(()) => BusError::Full(FEED_CAPACITY),
-            TrySendError::Closed(()) => BusError::Unavailable("the event hub stopped".into()),
+            FeedError::Full => BusError::Full(FEED_CAPACITY),
+            FeedError::Stopped => BusError::Unavailable(error.to_string()),
         })?;
         let cursor = Cursor {
             epoch: self.epoch,

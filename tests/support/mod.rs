@@ -137,6 +137,19 @@ impl TestGateway {
             .into_inner()
     }
 
+    /// Waits up to five seconds for the hub to hold exactly `count` subscribers.
+    pub async fn wait_for_subscribers(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.bus.hub().subscriber_count() != count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} subscribers, expected {count}",
+                self.bus.hub().subscriber_count()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Posts a `data` object as Telnyx would: wrapped, signed with the test key.
     pub async fn post_event(&self, data: &Value) -> Posted {
         self.post_signed(&webhook::test_key(), &webhook::body(data))
