@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use super::filter::Filter;
 use super::model::Event;
 
-/// How many accepted events may wait for the dispatcher. When it is that far
+/// How many accepted events may wait for a shard's dispatcher. When one is that far
 /// behind, the bus refuses new events (the webhook answers 503, Telnyx retries)
 /// rather than buffering without bound.
 pub const FEED_CAPACITY: usize = 4096;
@@ -38,7 +38,7 @@ pub const FEED_CAPACITY: usize = 4096;
 /// The fan-out of one bus.
 #[derive(Debug)]
 pub struct Hub {
-    shards: Vec<Arc<Shared>>,
+    shards: Vec<Arc<Shard>>,
     feed: Feed,
     queue_capacity: usize,
     next_shard: AtomicUsize,
@@ -46,7 +46,7 @@ pub struct Hub {
 
 /// One shard: its subscribers, served by its own dispatcher.
 #[derive(Debug)]
-struct Shared {
+struct Shard {
     registry: Mutex<Registry>,
 }
 
@@ -173,7 +173,7 @@ impl Hub {
         let mut senders = Vec::new();
         let mut registries = Vec::new();
         for _ in 0..shards.max(1) {
-            let shared = Arc::new(Shared {
+            let shared = Arc::new(Shard {
                 registry: Mutex::new(Registry::default()),
             });
             let (feed, mut events) = mpsc::channel::<Arc<Event>>(FEED_CAPACITY);
@@ -243,7 +243,7 @@ impl Hub {
     }
 }
 
-impl Shared {
+impl Shard {
     fn lock(&self) -> MutexGuard<'_, Registry> {
         // A panic elsewhere while holding the lock leaves the registry usable.
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
@@ -346,7 +346,7 @@ pub struct Subscription {
     id: u64,
     events: mpsc::Receiver<Arc<Event>>,
     watch: Arc<Watch>,
-    hub: Weak<Shared>,
+    hub: Weak<Shard>,
 }
 
 impl Subscription {
