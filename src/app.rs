@@ -7,18 +7,21 @@
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::auth::{AuthError, Authenticator};
 use crate::config::{Config, ConfigError};
+use crate::events::{EventBus, EventService, MemoryBus};
 use crate::grpc::{GuardLayer, TelnyxApi};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::Metrics;
 use crate::proto::{self, v1 as pb};
 use crate::telnyx::TelnyxClient;
+use crate::webhook::WebhookState;
 
 /// HTTP/2 pings keep idle event streams alive through load balancers that
 /// drop quiet connections, and detect dead peers.
@@ -68,6 +71,8 @@ pub struct Application {
     grpc_listener: TcpListener,
     http_listener: TcpListener,
     api: TelnyxApi,
+    bus: Arc<dyn EventBus>,
+    webhook: WebhookState,
     auth: Authenticator,
     metrics: Arc<Metrics>,
     readiness: Readiness,
@@ -99,12 +104,20 @@ impl Application {
             Arc::clone(&metrics),
             default_deadline,
         );
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.memory_bus()));
+        let webhook = WebhookState::new(
+            config.webhook()?,
+            crate::events::converter(),
+            Arc::clone(&bus),
+        );
         let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.grpc_addr).await?;
         let http_listener = bind("GATEWAY_HTTP_ADDR", config.http_addr).await?;
         Ok(Application {
             grpc_listener,
             http_listener,
             api,
+            bus,
+            webhook,
             auth,
             metrics,
             readiness: Readiness::default(),
@@ -113,6 +126,11 @@ impl Application {
             max_concurrent_calls: config.max_concurrent_calls as usize,
             max_message_bytes: config.max_message_bytes as usize,
         })
+    }
+
+    /// The event bus, for tests and embedders that watch it.
+    pub fn event_bus(&self) -> Arc<dyn EventBus> {
+        Arc::clone(&self.bus)
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -137,11 +155,13 @@ impl Application {
         let stopping = CancellationToken::new();
         let (health, health_service) = tonic_health::server::health_reporter();
         let service_names = [
+            "",
             "conference_gateway.v1.ConferenceService",
             "conference_gateway.v1.QueueService",
             "conference_gateway.v1.CallService",
+            "conference_gateway.v1.EventService",
         ];
-        for name in ["", service_names[0], service_names[1], service_names[2]] {
+        for name in service_names {
             health
                 .set_service_status(name, tonic_health::ServingStatus::Serving)
                 .await;
@@ -154,7 +174,7 @@ impl Application {
             shutdown.await;
             tracing::info!("shutting down: not ready, refusing new calls, draining");
             readiness.set_shutting_down();
-            for name in ["", service_names[0], service_names[1], service_names[2]] {
+            for name in service_names {
                 reporter
                     .set_service_status(name, tonic_health::ServingStatus::NotServing)
                     .await;
@@ -175,8 +195,7 @@ impl Application {
         let limit = self.max_message_bytes;
         let mut builder = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-            .tcp_nodelay(true);
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
         if let Some(tls) = self.tls {
             builder = builder.tls_config(tls)?;
         }
@@ -205,8 +224,12 @@ impl Application {
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
+            // Event streams end on `stopping` with UNAVAILABLE rather than
+            // hold the listener open through the drain.
+            .add_service(EventService::new(self.bus, stopping.clone()))
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(self.grpc_listener),
+                // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
+                TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),
                 stopping.clone().cancelled_owned(),
             );
 
@@ -218,7 +241,12 @@ impl Application {
         // "not ready: shutting down" (and metrics stay scrapeable) until the
         // last in-flight call is done.
         let drained = CancellationToken::new();
-        let http = axum::serve(self.http_listener, crate::http::router(state))
+        let http_listener = self.http_listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
+            }
+        });
+        let http = axum::serve(http_listener, crate::http::router(state, self.webhook))
             .with_graceful_shutdown(drained.clone().cancelled_owned());
 
         tracing::info!(grpc = %grpc_addr, http = %http_addr, "conference-gateway listening");

@@ -9,7 +9,9 @@ use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{CommandFactory, Parser, ValueEnum};
 use secrecy::SecretString;
 
+use crate::events::MemoryBusSettings;
 use crate::telnyx::{RetryPolicy, TelnyxConfig};
+use crate::webhook::{KeyError, PublicKeys, WebhookSettings};
 
 /// Prefixes of the environment variables the gateway reads.
 const OWN_PREFIXES: [&str; 2] = ["GATEWAY_", "TELNYX_"];
@@ -117,6 +119,34 @@ pub struct Config {
     /// Largest gRPC message accepted or sent, in bytes.
     #[arg(long, env = "GATEWAY_MAX_MESSAGE_BYTES", value_name = "GATEWAY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
     pub max_message_bytes: u32,
+    /// Telnyx's base64 Ed25519 public key, which webhooks must be signed with
+    /// (Mission Control, Keys & Credentials). Comma-separate several to rotate:
+    /// a signature valid under any of them passes.
+    #[arg(long, env = "TELNYX_PUBLIC_KEY", value_name = "TELNYX_PUBLIC_KEY")]
+    pub telnyx_public_key: Option<String>,
+
+    /// How far, in seconds, a webhook's `telnyx-timestamp` may be from now,
+    /// either way, before it is refused as a replay.
+    #[arg(long, env = "GATEWAY_WEBHOOK_TOLERANCE_SECS", value_name = "GATEWAY_WEBHOOK_TOLERANCE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub webhook_tolerance_secs: u64,
+
+    /// The largest webhook body accepted, in bytes.
+    #[arg(long, env = "GATEWAY_WEBHOOK_MAX_BODY_BYTES", value_name = "GATEWAY_WEBHOOK_MAX_BODY_BYTES", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+    pub webhook_max_body_bytes: u64,
+
+    /// A webhook whose event id was accepted less than this many seconds ago
+    /// is a duplicate: answered 200, not delivered again.
+    #[arg(long, env = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", value_name = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub event_dedupe_window_secs: u64,
+
+    /// How many recent events are kept for subscribers resuming from a cursor.
+    #[arg(long, env = "GATEWAY_EVENT_HISTORY", value_name = "GATEWAY_EVENT_HISTORY", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub event_history: u64,
+
+    /// How many events may wait for one subscriber; a subscriber further
+    /// behind is cut off with RESOURCE_EXHAUSTED and a cursor to resume from.
+    #[arg(long, env = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", value_name = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub event_subscriber_queue: u64,
 
     /// Log format; the level comes from RUST_LOG (default `info`).
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_name = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -137,12 +167,21 @@ pub enum LogFormat {
 pub enum ConfigError {
     #[error("TELNYX_API_KEY is not set: the gateway needs the Telnyx API key to call Telnyx")]
     MissingApiKey,
+    #[error(
+        "TELNYX_PUBLIC_KEY is not set: the gateway needs Telnyx's public key to verify webhooks \
+         (Mission Control, Keys & Credentials)"
+    )]
+    MissingPublicKey,
+    #[error(
+        "TELNYX_PUBLIC_KEY is malformed: {0}; expected base64 Ed25519 public keys, comma-separated"
+    )]
+    MalformedPublicKey(KeyError),
     #[error("{name} is not a setting of this gateway (known: {known})")]
     UnknownVariable { name: String, known: String },
 }
 
 impl Config {
-    /// Checks what clap cannot: required secrets and unknown variables.
+    /// Checks what clap cannot: required secrets and keys, and unknown variables.
     pub fn validate(
         &self,
         environment: impl IntoIterator<Item = (String, String)>,
@@ -159,7 +198,35 @@ impl Config {
         if self.telnyx_api_key.is_none() {
             return Err(ConfigError::MissingApiKey);
         }
+        self.public_keys()?;
         Ok(())
+    }
+
+    /// The keys webhooks must be signed with.
+    pub fn public_keys(&self) -> Result<PublicKeys, ConfigError> {
+        self.telnyx_public_key
+            .as_deref()
+            .ok_or(ConfigError::MissingPublicKey)?
+            .parse()
+            .map_err(ConfigError::MalformedPublicKey)
+    }
+
+    /// The webhook route's settings. Call after [`Config::validate`].
+    pub fn webhook(&self) -> Result<WebhookSettings, ConfigError> {
+        Ok(WebhookSettings {
+            keys: self.public_keys()?,
+            tolerance: Duration::from_secs(self.webhook_tolerance_secs),
+            max_body_bytes: saturating_usize(self.webhook_max_body_bytes),
+        })
+    }
+
+    /// The memory bus's sizes.
+    pub fn memory_bus(&self) -> MemoryBusSettings {
+        MemoryBusSettings {
+            dedupe_window: Duration::from_secs(self.event_dedupe_window_secs),
+            history: saturating_usize(self.event_history),
+            subscriber_queue: saturating_usize(self.event_subscriber_queue),
+        }
     }
 
     /// The Telnyx client's settings. Call after [`Config::validate`].
@@ -188,6 +255,10 @@ fn known_variables() -> Vec<String> {
         .collect()
 }
 
+fn saturating_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
 fn parse_secret(value: &str) -> Result<SecretString, Infallible> {
     Ok(SecretString::from(value))
 }
@@ -196,6 +267,9 @@ fn parse_secret(value: &str) -> Result<SecretString, Infallible> {
 mod tests {
     use super::*;
 
+    /// A valid public key (the Ed25519 base point's encoding is a valid key).
+    const PUBLIC_KEY: &str = "WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=";
+
     fn parse(args: &[&str]) -> Config {
         Config::try_parse_from(std::iter::once("conference-gateway").chain(args.iter().copied()))
             .unwrap()
@@ -203,16 +277,22 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documented_contract() {
-        let config = parse(&["--telnyx-api-key", "KEY"]);
+        let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
         assert_eq!(config.grpc_addr.to_string(), "0.0.0.0:50051");
         assert_eq!(config.http_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(config.telnyx_base_url.as_str(), "https://api.telnyx.com/v2");
         assert!(config.validate(Vec::new()).is_ok());
+        let webhook = config.webhook().unwrap();
+        assert_eq!(webhook.tolerance, Duration::from_secs(300));
+        assert_eq!(webhook.max_body_bytes, 1024 * 1024);
+        let bus = config.memory_bus();
+        assert_eq!(bus.dedupe_window, Duration::from_secs(15 * 60));
+        assert_eq!(bus.history, 10_000);
     }
 
     #[test]
     fn refuses_unknown_variables_and_a_missing_key() {
-        let config = parse(&["--telnyx-api-key", "KEY"]);
+        let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
         let typo = vec![("GATEWAY_GRCP_ADDR".to_owned(), "x".to_owned())];
         let error = config.validate(typo).unwrap_err().to_string();
         assert!(
@@ -223,6 +303,26 @@ mod tests {
         assert!(config.validate(other).is_ok());
         let error = parse(&[]).validate(Vec::new()).unwrap_err().to_string();
         assert!(error.starts_with("TELNYX_API_KEY is not set"), "{error}");
+    }
+
+    #[test]
+    fn refuses_a_missing_or_malformed_public_key() {
+        let error = parse(&["--telnyx-api-key", "KEY"])
+            .validate(Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("TELNYX_PUBLIC_KEY is not set"), "{error}");
+        for bad in ["", "abc", "WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=,"] {
+            let error = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", bad])
+                .validate(Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("TELNYX_PUBLIC_KEY is malformed"),
+                "{bad:?}: {error}"
+            );
+            assert!(!error.contains('\n'));
+        }
     }
 
     #[test]

@@ -1,5 +1,4 @@
-//! The plain-HTTP listener: probes and metrics (and, with the event path,
-//! Telnyx's webhooks).
+//! The plain-HTTP listener: Telnyx's webhooks, probes and metrics.
 
 use std::sync::{
     Arc,
@@ -11,6 +10,7 @@ use axum::{
 };
 
 use crate::metrics::Metrics;
+use crate::webhook::WebhookState;
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
@@ -48,12 +48,13 @@ impl Readiness {
 }
 
 /// The HTTP routes.
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: HttpState, webhook: WebhookState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(webhook.routes())
 }
 
 /// Alive: the process runs and answers. Kubernetes restarts it otherwise, so

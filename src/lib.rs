@@ -3,7 +3,9 @@
 //! Internal services call gRPC; the gateway holds the Telnyx API key, speaks
 //! Telnyx's REST API, retries safely, and maps every answer to a typed
 //! response or a precise gRPC status. Callers never see Telnyx's key, its
-//! pagination or its error bodies.
+//! pagination or its error bodies. Telnyx's webhooks arrive on the HTTP
+//! listener, verified and deduplicated, and go out to internal services as a
+//! live, filtered, resumable gRPC stream.
 //!
 //! # Layout
 //!
@@ -16,13 +18,17 @@
 //! - [`metrics`] is the Prometheus registry behind `GET /metrics`.
 //! - [`telnyx`] is the HTTP client: authentication, timeouts, retries, errors.
 //! - [`grpc`] has the services, deadlines, and errors mapped to statuses in one place.
-//! - [`http`] is the plain-HTTP listener (health).
+//! - [`http`] is the plain-HTTP listener (health, webhooks).
+//! - [`webhook`] verifies Telnyx's webhook signatures and reads the events.
+//! - [`events`] is the event path after that: conversion, the bus, fan-out,
+//!   and the gRPC `EventService`.
 //! - [`telemetry`] sets up logging.
 //! - [`sandbox`] is a simulated Telnyx for development and tests.
 
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod events;
 pub mod grpc;
 pub mod http;
 pub mod mapping;
@@ -31,3 +37,4 @@ pub mod proto;
 pub mod sandbox;
 pub mod telemetry;
 pub mod telnyx;
+pub mod webhook;

@@ -261,6 +261,10 @@ async fn refuses_to_start_without_tokens_unless_allowed() {
     let output = std::process::Command::new(binary)
         .env_clear()
         .env("TELNYX_API_KEY", "KEY")
+        .env(
+            "TELNYX_PUBLIC_KEY",
+            support::webhook::public_key(&support::webhook::test_key()),
+        )
         .env("GATEWAY_GRPC_ADDR", "127.0.0.1:0")
         .env("GATEWAY_HTTP_ADDR", "127.0.0.1:0")
         .output()

@@ -12,9 +12,13 @@ describes exactly those operations (`openapi-subset.yaml`) and writes, into
   resources.proto           every message and enum that comes from
                             `#/components/schemas/*` (resources, shared request
                             components, unions, top-level enums)
+  events.proto              the `Event` delivered by EventService.Subscribe and
+                            one typed payload message per webhook event type,
+                            from the spec's `webhooks`
 
-`options.proto` (the custom options the gateway's codec reads) is hand-written
-and is not touched.
+`options.proto` (the custom options the gateway's codec reads) and
+`event_service.proto` (the service and its request) are hand-written and are not
+touched.
 
 Usage, from the repository root:
 
@@ -50,9 +54,17 @@ How the spec is mapped (the gateway's codec relies on these conventions):
   `(message).constants` instead of fields.
 * `oneOf` unions become messages with `(message).untagged_union` and one oneof.
 
+* Each webhook event type in `EVENTS` becomes `<Event>Payload`, the typed
+  `data.payload`, with `option (message) = {event_type: "..."}`: the gateway
+  builds its event-type lookup from that option, so adding an event is a row in
+  `EVENTS` and a rerun.
+
 The generator asserts, among other things, that every operation of the spec has
-exactly one RPC and that every request-body and query property of every
-operation is present in the corresponding request message.
+exactly one RPC, that every request-body and query property of every operation
+is present in the corresponding request message, and that the webhook events
+and payload fields listed in Telnyx's reference pages (vendored in
+`tests/fixtures/telnyx-docs/`) are exactly the events and a subset of the fields
+generated from the spec.
 """
 
 from __future__ import annotations
@@ -70,6 +82,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "proto" / "conference_gateway" / "v1"
 DEFAULT_SPEC = REPO / "tests" / "fixtures" / "telnyx-openapi.yaml"
+DEFAULT_DOCS = REPO / "tests" / "fixtures" / "telnyx-docs"
+DOC_PAGES = ["conferencing-and-queues.md", "call-control.md"]
 PACKAGE = "conference_gateway.v1"
 IMPORT_PREFIX = "conference_gateway/v1/"
 WIDTH = 100
@@ -206,6 +220,23 @@ COMMAND_RESULTS = {
     "ConferenceCommandResult", "CallControlCommandResult",
     "CallControlCommandResultWithRecordingId",
 }
+
+# Webhook events delivered by EventService, by their key in the spec's `webhooks` (the
+# reference pages' camelCase name). The order fixes the `Event.payload` member numbers
+# (from EVENT_FIRST_MEMBER): append new events, never reorder.
+EVENTS = [
+    "callEnqueued", "callLeftQueue", "conferenceCreated", "conferenceEnded",
+    "conferenceFloorChanged", "conferenceParticipantJoined", "conferenceParticipantLeft",
+    "conferenceParticipantPlaybackEnded", "conferenceParticipantPlaybackStarted",
+    "conferenceParticipantSpeakEnded", "conferenceParticipantSpeakStarted",
+    "conferencePlaybackEnded", "conferencePlaybackStarted", "conferenceRecordingSaved",
+    "conferenceSpeakEnded", "conferenceSpeakStarted",
+    "callAnswered", "callStreamingStarted", "callStreamingStopped", "callStreamingFailed",
+    "callBridged", "callInitiated", "callHangup", "callRecordingSaved",
+    "callMachineDetectionEnded", "callMachineGreetingEnded", "callMachinePremiumDetectionEnded",
+    "callMachinePremiumGreetingEnded",
+]
+EVENT_FIRST_MEMBER = 10
 
 # Inline `oneOf`s of component references: tuple of variants -> (message name, oneof name,
 # comment). Component `oneOf`s keep their component name.
@@ -533,6 +564,8 @@ class Enum:
         for v in values:
             suffix = value_suffix(v)
             assert suffix, f"enum {name}: cannot name value {v!r}"
+            if suffix == "UNSPECIFIED":  # Telnyx's own `unspecified`, not the zero value
+                suffix = "NOT_SPECIFIED"
             wire = None if v == suffix.lower() else v
             self.values.append((f"{self.prefix}_{suffix}", wire))
 
@@ -547,6 +580,7 @@ class Message:
         self.oneof = None  # (name, comment) when the fields are the members of one oneof
         self.union = False
         self.constants: list[tuple[str, str]] = []
+        self.event_type = ""  # the webhook event type whose payload this message is
 
     def add(self, name, type_, comment, label="", opts=None, json_name=None):
         assert all(f.name != name for f in self.fields), f"{self.name}: duplicate field {name}"
@@ -569,8 +603,9 @@ class Message:
 
 
 class Generator:
-    def __init__(self, spec: dict):
+    def __init__(self, spec: dict, docs: dict[str, str] | None = None):
         self.spec = spec
+        self.docs = docs or {}  # reference page name -> markdown
         self.schemas = spec["components"]["schemas"]
         self.params = spec["components"].get("parameters", {})
         self.top: dict[str, object] = {}  # resources.proto: name -> Message | Enum
@@ -1094,8 +1129,11 @@ class Generator:
         for service, (fname, comment) in SERVICES.items():
             files[fname] = self.render_service_file(service, comment, services[service],
                                                     refs_by_file[fname])
+        self.file_refs = set()
+        events = self.build_events()
+        files["events.proto"] = self.render_events_file(events, self.file_refs)
         files["resources.proto"] = self.render_resources()
-        self.check_names()
+        self.check_names(events)
         return files
 
     def check_request(self, rpc, op, req: Message):
@@ -1121,7 +1159,7 @@ class Generator:
             if f.name == "other_call_control_id":
                 assert f.opts == {"name": "call_control_id", "required": True}
 
-    def check_names(self):
+    def check_names(self, extra: list[Message] = ()):
         """Enum value names are unique in their scope; every element has a comment."""
         def scope_values(types):
             seen = {}
@@ -1143,10 +1181,123 @@ class Generator:
                 else:
                     assert n.comment, n.name
 
-        scope_values(self.top.values())
-        for t in self.top.values():
+        scope_values(list(self.top.values()) + list(extra))
+        for t in list(self.top.values()) + list(extra):
             if isinstance(t, Message):
                 walk(t)
+
+    # ---- webhook events -------------------------------------------------------------
+
+    def event_schemas(self, key):
+        """The `data` object schema of webhook `key` and its payload schema.
+
+        Real deliveries wrap the event in `data`; a few schemas of the spec
+        (`conference.floor.changed`) describe the unwrapped object.
+        """
+        body = self.spec["webhooks"][key]["post"]["requestBody"]["content"]["application/json"]
+        event = self.schemas[self.ref_name(body["schema"]["$ref"])]
+        data = event["properties"].get("data", event)
+        if "$ref" in data:
+            data = self.schemas[self.ref_name(data["$ref"])]
+        payload = data["properties"]["payload"]
+        if "$ref" in payload:
+            payload = self.schemas[self.ref_name(payload["$ref"])]
+        return data, payload
+
+    def build_events(self) -> list[Message]:
+        assert len(set(EVENTS)) == len(EVENTS), "an event is listed twice"
+        messages, seen_types = [], set()
+        for key in EVENTS:
+            data, payload = self.event_schemas(key)
+            (event_type,) = data["properties"]["event_type"]["enum"]
+            assert event_type not in seen_types, f"{key}: event type {event_type} twice"
+            seen_types.add(event_type)
+            name = pascal(key) + "Payload"
+            summary = self.spec["webhooks"][key]["post"].get("summary", key)
+            msg = Message(name, f"The payload of `{event_type}` webhooks ({summary}).",
+                          "response")
+            msg.event_type = event_type
+            self.fill(msg, payload, name)
+            messages.append(msg)
+        self.check_event_docs(messages)
+        return messages
+
+    def check_event_docs(self, messages: list[Message]):
+        """The reference pages list the same events, and no payload field the spec lacks."""
+        if not self.docs:
+            return
+        by_key = dict(zip(EVENTS, messages))
+        listed = []
+        for text in self.docs.values():
+            for table in re.findall(r"\| Event \| Description \|\n\|[-| ]+\|\n((?:\|.*\|\n)+)",
+                                    text):
+                listed += re.findall(r"^\| `(\w+)` \|", table, re.M)
+        assert sorted(listed) == sorted(EVENTS), (
+            f"events in the reference pages but not in EVENTS: {sorted(set(listed) - set(EVENTS))}; "
+            f"in EVENTS but not in the pages: {sorted(set(EVENTS) - set(listed))}")
+        tables = 0
+        for text in self.docs.values():
+            for key, rows in re.findall(r"\*\*`(\w+)`\*\*\n\n\| Field .*\n\|[-| ]+\|\n((?:\|.*\|\n)+)",
+                                        text):
+                msg = by_key[key]
+                tables += 1
+                fields = {f.json_name for f in msg.fields}
+                for field, ftype in re.findall(r"^\| `(?:data\.)?([\w.]+)` \| ([^|]+) \|", rows,
+                                               re.M):
+                    if field == "event_type":
+                        assert ftype.strip() == f"enum: {msg.event_type}", (key, ftype)
+                    if field.startswith("payload."):
+                        top = field.split(".")[1]
+                        assert top in fields, f"{key}: documented field {field} not generated"
+        assert tables, "no payload tables found in the reference pages"
+
+    def render_events_file(self, events: list[Message], refs) -> str:
+        body = comment_lines(
+            "One Telnyx webhook event, as accepted by the gateway and delivered by "
+            "EventService.Subscribe.", "")
+        body.append("message Event {")
+        fixed = [
+            ("string id = 1", "Telnyx's event id (`data.id`). Telnyx may deliver an event more "
+             "than once; the gateway delivers each id once within its deduplication window."),
+            ("string event_type = 2", "The dotted event type (`data.event_type`), e.g. "
+             "`conference.participant.joined`."),
+            ("google.protobuf.Timestamp occurred_at = 3", "When the event occurred: "
+             "`data.occurred_at`, or `data.payload.occurred_at` for the events that carry it "
+             "there. Unset when Telnyx sent neither."),
+            ("string cursor = 4", "Opaque resume token: pass it as `SubscribeRequest.resume_after` "
+             "to receive the events accepted after this one."),
+            ("string json = 5", "Telnyx's `data` object exactly as received, as JSON text, so "
+             "nothing is lost: fields this version of the gateway does not type are here too."),
+        ]
+        for i, (decl, comment) in enumerate(fixed):
+            if i:
+                body.append("")
+            body += comment_lines(comment, "  ")
+            body.append(f"  {decl};")
+        body.append("")
+        body += comment_lines(
+            "The typed `data.payload`, by event type. Unset for an event type this version of "
+            "the gateway does not know; `json` has it all the same.", "  ")
+        body.append("  oneof payload {")
+        for i, msg in enumerate(events):
+            if i:
+                body.append("")
+            member = re.sub(r"Payload$", "", msg.name)
+            member = upper_snake(member).lower()
+            body += comment_lines(f"`{msg.event_type}`.", "    ")
+            body.append(f"    {msg.name} {member} = {EVENT_FIRST_MEMBER + i};")
+        body.append("  }")
+        body.append("}")
+        for msg in events:
+            body.append("")
+            body += self.render_message(msg, "", [])
+        text = "\n".join(body)
+        head = self.header(
+            "events.proto",
+            "Events: the webhook events Telnyx sends about conferences, queues and calls, as "
+            "EventService.Subscribe delivers them, from the spec's `webhooks`.",
+            self.imports_for(text, "events.proto", refs))
+        return "\n".join(head + body) + "\n"
 
     # ---- rendering ------------------------------------------------------------------
 
@@ -1186,7 +1337,7 @@ class Generator:
     def render_message(self, m: Message, indent: str, chain: list[Message]) -> list[str]:
         chain = chain + [m]
         out = comment_lines(m.comment, indent)
-        if not (m.fields or m.nested or m.union or m.constants):
+        if not (m.fields or m.nested or m.union or m.constants or m.event_type):
             out.append(f"{indent}message {m.name} {{}}")
             return out
         out.append(f"{indent}message {m.name} {{")
@@ -1196,6 +1347,8 @@ class Generator:
             opts.append("untagged_union: true")
         for k, v in m.constants:
             opts.append(f"constants: {{key: {quote(k)} value: {quote(v)}}}")
+        if m.event_type:
+            opts.append(f"event_type: {quote(m.event_type)}")
         if opts:
             line = f"{indent}  option (message) = {{{' '.join(opts)}}};"
             if len(line) <= WIDTH:
@@ -1327,6 +1480,8 @@ def main(argv=None) -> int:
     ap.add_argument("--spec", type=Path,
                     default=Path(os.environ.get("TELNYX_OPENAPI_SPEC", DEFAULT_SPEC)),
                     help="Telnyx OpenAPI subset (YAML)")
+    ap.add_argument("--docs", type=Path, default=DEFAULT_DOCS,
+                    help="directory of Telnyx's reference pages (webhook tables)")
     ap.add_argument("--out", type=Path, default=OUT_DIR, help="output directory")
     ap.add_argument("--check", action="store_true",
                     help="do not write; exit 1 if a generated file differs")
@@ -1335,7 +1490,8 @@ def main(argv=None) -> int:
 
     with open(args.spec, encoding="utf-8") as fh:
         spec = yaml.safe_load(fh)
-    gen = Generator(spec)
+    docs = {name: (args.docs / name).read_text(encoding="utf-8") for name in DOC_PAGES}
+    gen = Generator(spec, docs)
     files = gen.generate()
     if args.verbose:
         for w in gen.warnings:

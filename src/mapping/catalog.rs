@@ -46,6 +46,8 @@ pub struct MessagePlan {
     pub untagged_union: bool,
     /// Fixed keys written into every object of this message (discriminators).
     pub constants: Vec<(String, String)>,
+    /// The webhook event type whose `payload` this message types; empty otherwise.
+    pub event_type: String,
 }
 
 /// How one field is written as JSON or as a query parameter.
@@ -380,10 +382,12 @@ fn message_plan(
     let options = message.options();
     let mut untagged_union = false;
     let mut constants = Vec::new();
+    let mut event_type = String::new();
     if options.has_extension(message_ext) {
         let declared = options.get_extension(message_ext);
         if let Some(declared) = declared.as_message() {
             untagged_union = field_bool(declared, "untagged_union");
+            event_type = field_string(declared, "event_type");
             if let Some(map) = declared
                 .get_field_by_name("constants")
                 .and_then(|v| v.as_map().cloned())
@@ -401,6 +405,7 @@ fn message_plan(
         fields,
         untagged_union,
         constants,
+        event_type,
     }
 }
 

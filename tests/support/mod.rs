@@ -1,24 +1,32 @@
 //! Test helpers: a real gateway on port 0, wiremock standing in for Telnyx,
-//! and real tonic clients, so a test is three lines of setup.
+//! real tonic clients, and webhooks signed like Telnyx signs them, so a test is
+//! three lines of setup.
 
 #![allow(dead_code, unused_imports)]
 
+pub mod fixtures;
 pub mod receiver;
 pub mod spec;
+pub mod webhook;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use conference_gateway::app::Application;
 use conference_gateway::config::Config;
+use conference_gateway::events::EventBus;
 use conference_gateway::proto::v1::{
-    call_service_client::CallServiceClient, conference_service_client::ConferenceServiceClient,
+    Event, SubscribeRequest, call_service_client::CallServiceClient,
+    conference_service_client::ConferenceServiceClient, event_service_client::EventServiceClient,
     queue_service_client::QueueServiceClient,
 };
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tonic::Streaming;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 use wiremock::matchers::{header, header_regex, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
@@ -63,7 +71,10 @@ pub struct TestGateway {
     pub telnyx: MockServer,
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// The gateway's event bus, to look at its subscribers.
+    pub bus: Arc<dyn EventBus>,
     channel: Channel,
+    http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -74,14 +85,18 @@ impl TestGateway {
     }
 
     /// Starts a gateway with extra command-line settings (`--telnyx-max-retries`, ...).
+    /// It trusts [`webhook::test_key`] unless `--telnyx-public-key` is among them.
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let telnyx = MockServer::start().await;
         let base_url = format!("{}/v2", telnyx.uri());
         let tokens = format!("{TEST_CALLER}:{TEST_CALLER_TOKEN}");
+        let public_key = webhook::public_key(&webhook::test_key());
         let mut args = vec![
             "conference-gateway",
             "--telnyx-api-key",
             TEST_API_KEY,
+            "--telnyx-public-key",
+            &public_key,
             "--telnyx-base-url",
             &base_url,
             "--grpc-addr",
@@ -94,6 +109,7 @@ impl TestGateway {
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test settings parse");
         let app = Application::build(&config).await.expect("gateway starts");
+        let bus = app.event_bus();
         let grpc_addr = app.grpc_addr();
         let http_addr = app.http_addr();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -113,7 +129,9 @@ impl TestGateway {
             telnyx,
             grpc_addr,
             http_addr,
+            bus,
             channel,
+            http: reqwest::Client::new(),
             stop: Some(stop),
             server: Some(server),
         }
@@ -148,6 +166,101 @@ impl TestGateway {
             .expect("the HTTP listener answers");
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
+    }
+
+    pub fn events(&self) -> EventServiceClient<AuthedChannel> {
+        EventServiceClient::new(self.authed())
+    }
+
+    /// An event client on a connection of its own, with HTTP/2's smallest
+    /// windows: a stream it does not read stalls after about 64 KiB.
+    pub async fn events_on_own_connection(&self) -> EventServiceClient<AuthedChannel> {
+        let channel = Endpoint::from_shared(format!("http://{}", self.grpc_addr))
+            .expect("valid URI")
+            .initial_stream_window_size(65_535)
+            .initial_connection_window_size(65_535)
+            .connect()
+            .await
+            .expect("gateway accepts connections");
+        EventServiceClient::new(InterceptedService::new(
+            channel,
+            BearerToken::new(TEST_CALLER_TOKEN),
+        ))
+    }
+
+    /// Subscribes; registered with the hub once this returns.
+    pub async fn subscribe(&self, request: SubscribeRequest) -> Streaming<Event> {
+        self.events()
+            .subscribe(request)
+            .await
+            .expect("subscription starts")
+            .into_inner()
+    }
+
+    /// Waits up to five seconds for the hub to hold exactly `count` subscribers.
+    pub async fn wait_for_subscribers(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.bus.hub().subscriber_count() != count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} subscribers, expected {count}",
+                self.bus.hub().subscriber_count()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Posts a `data` object as Telnyx would: wrapped, signed with the test key.
+    pub async fn post_event(&self, data: &Value) -> Posted {
+        self.post_signed(&webhook::test_key(), &webhook::body(data))
+            .await
+    }
+
+    /// Posts `body`, signed now with `key`.
+    pub async fn post_signed(&self, key: &ed25519_dalek::SigningKey, body: &[u8]) -> Posted {
+        let timestamp = webhook::now().to_string();
+        let signature = webhook::sign(key, &timestamp, body);
+        self.post_webhook(
+            body.to_vec(),
+            &[
+                ("telnyx-timestamp", timestamp),
+                ("telnyx-signature-ed25519", signature),
+            ],
+        )
+        .await
+    }
+
+    /// Posts `body` with exactly these headers (and a JSON content type).
+    pub async fn post_webhook(&self, body: Vec<u8>, headers: &[(&str, String)]) -> Posted {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                value.parse().expect("a header value"),
+            );
+        }
+        self.post_webhook_with(body, map).await
+    }
+
+    /// Posts `body` with these headers (and a JSON content type).
+    pub async fn post_webhook_with(
+        &self,
+        body: Vec<u8>,
+        headers: reqwest::header::HeaderMap,
+    ) -> Posted {
+        let response = self
+            .http
+            .post(format!("http://{}/webhooks/telnyx", self.http_addr))
+            .header("content-type", "application/json")
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .expect("the gateway answers");
+        Posted {
+            status: response.status().as_u16(),
+            body: response.text().await.unwrap_or_default(),
+        }
     }
 
     /// Every request the mock Telnyx received, in order.
@@ -187,6 +300,53 @@ impl TestGateway {
         }
         if let Some(server) = self.server.take() {
             server.await.expect("gateway task ends cleanly");
+        }
+    }
+}
+
+/// The gateway's answer to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Posted {
+    /// Asserts a 200 and returns self.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.status, 200, "webhook refused: {}", self.body);
+        self
+    }
+}
+
+/// The next event of a stream; fails the test after five seconds.
+pub async fn next_event(stream: &mut Streaming<Event>) -> Event {
+    tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream carries on")
+        .expect("the stream is still open")
+}
+
+/// Asserts that nothing arrives on the stream for a while.
+pub async fn assert_quiet(stream: &mut Streaming<Event>) {
+    if let Ok(next) = tokio::time::timeout(Duration::from_millis(300), stream.message()).await {
+        panic!("expected no event, got {next:?}");
+    }
+}
+
+/// The status a stream ends with, reading past events; fails after five seconds.
+pub async fn end_status(stream: &mut Streaming<Event>) -> (Vec<Event>, tonic::Status) {
+    let mut events = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await
+            .expect("the stream ends within 5 s")
+        {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => panic!("the stream ended without a status"),
+            Err(status) => return (events, status),
         }
     }
 }

@@ -24,6 +24,11 @@ static SPEC: LazyLock<Value> = LazyLock::new(|| {
     doc
 });
 
+/// The vendored spec (objects closed, as the checks use it).
+pub fn document() -> &'static Value {
+    &SPEC
+}
+
 /// One request as Telnyx received it.
 pub struct Sent<'a> {
     pub method: &'a str,

@@ -1,0 +1,88 @@
+//! The event bus: what every implementation (memory now, Redis for several
+//! replicas) promises, so the webhook, the gRPC service and one conformance
+//! suite (`tests/bus_conformance.rs`) are written once against it.
+//!
+//! A bus does three things, and only these:
+//!
+//! 1. Accept an event at most once per id within the dedupe window
+//!    ([`EventBus::publish`]), giving it the next [`Position`](super::cursor::Position) of the bus's
+//!    single order and a [`Cursor`] naming it.
+//! 2. Keep a bounded history of accepted events and hand back, for a cursor,
+//!    every retained event after it ([`EventBus::replay`]).
+//! 3. Feed every accepted event, in order, to its [`Hub`] ([`EventBus::hub`]),
+//!    which fans out to subscribers. An event must be in the history before the
+//!    hub sees it: a subscriber registers with the hub first and replays second,
+//!    so whatever it misses live it finds in the replay (see [`super::stream`]).
+//!
+//! For Redis that is one script per event (SET NX with expiry for the dedupe,
+//! XADD MAXLEN ~ for the history, PUBLISH for the feed), the stream id as the
+//! position, and an epoch kept in Redis in every cursor.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::cursor::{Cursor, MalformedCursor};
+use super::hub::Hub;
+use super::model::{Event, Prepared};
+
+/// What became of a published event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// New: it is in the history and on its way to subscribers.
+    Accepted(Cursor),
+    /// Its id was accepted within the dedupe window; nothing was done.
+    Duplicate,
+}
+
+/// The bus could not take the event; Telnyx should deliver it again later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    #[error("the event bus is full: {0} accepted events are waiting for delivery")]
+    Full(usize),
+    #[error("the event bus is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The events after a cursor.
+#[derive(Debug)]
+pub struct Replay {
+    /// The cursor replayed from.
+    pub after: Cursor,
+    /// Every retained event after it, oldest first, up to the newest accepted
+    /// when the replay was taken.
+    pub events: Vec<Arc<Event>>,
+}
+
+/// Why a cursor cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Malformed(#[from] MalformedCursor),
+    #[error(
+        "cursor {0} is from another history of events (the gateway restarted or its store was reset)"
+    )]
+    OtherEpoch(String),
+    #[error("cursor {0} is older than the events the gateway still holds")]
+    Expired(String),
+    #[error("cursor {0} names no event the gateway accepted")]
+    Unknown(String),
+    #[error("the event history is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The bus the gateway publishes to and subscribes from. Object-safe, so the
+/// implementation is chosen at start from the settings.
+pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
+    /// Accepts `event` unless its id was accepted within the dedupe window.
+    /// Resolves once the event is in the history and queued for the hub, so
+    /// the webhook may then acknowledge it; on error nothing was recorded, not
+    /// even the id, so a redelivery can succeed.
+    fn publish(&self, event: Prepared) -> BoxFuture<'_, Result<Published, BusError>>;
+
+    /// Every retained event after `cursor` (text as given by a caller).
+    fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>>;
+
+    /// The fan-out this bus feeds.
+    fn hub(&self) -> &Hub;
+}

@@ -1,0 +1,168 @@
+//! The in-process bus, for one replica and for tests.
+//!
+//! One lock guards the dedupe set, the sequence counter and the history ring,
+//! and the event is fed to the hub under it too, so the acceptance order, the
+//! history order and the order subscribers see are one and the same. The work
+//! under the lock is a hash lookup, a counter, a copy of the encoded event to
+//! append its cursor, and two pushes: conversion happened before, fan-out
+//! happens after, in the hub's dispatcher.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::time::Instant;
+
+use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
+use super::cursor::{Cursor, Position};
+use super::hub::{FEED_CAPACITY, FeedError, Hub};
+use super::model::{Event, Prepared};
+
+/// How the memory bus is sized.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryBusSettings {
+    /// A second event with the same id within this window is a duplicate.
+    pub dedupe_window: Duration,
+    /// How many accepted events are kept for resuming streams.
+    pub history: usize,
+    /// How many events a subscriber may have waiting before it is cut off.
+    pub subscriber_queue: usize,
+}
+
+/// The memory bus. Its history and dedupe set live as long as the process:
+/// a restart draws a new epoch, so cursors from before it are refused.
+#[derive(Debug)]
+pub struct MemoryBus {
+    epoch: u64,
+    settings: MemoryBusSettings,
+    state: Mutex<State>,
+    hub: Hub,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The sequence number the next accepted event gets; the first is 1.
+    next_seq: u64,
+    /// The newest `settings.history` events, oldest first.
+    history: VecDeque<Arc<Event>>,
+    seen: Dedupe,
+}
+
+/// Recently accepted ids, expiring in acceptance order.
+#[derive(Debug, Default)]
+struct Dedupe {
+    ids: HashMap<Arc<str>, Instant>,
+    order: VecDeque<(Instant, Arc<str>)>,
+}
+
+impl Dedupe {
+    fn expire(&mut self, now: Instant, window: Duration) {
+        while let Some((accepted, _)) = self.order.front() {
+            if now.duration_since(*accepted) < window {
+                break;
+            }
+            if let Some((_, id)) = self.order.pop_front() {
+                self.ids.remove(&id);
+            }
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains_key(id)
+    }
+
+    fn insert(&mut self, id: &str, now: Instant) {
+        let id: Arc<str> = Arc::from(id);
+        self.ids.insert(Arc::clone(&id), now);
+        self.order.push_back((now, id));
+    }
+}
+
+impl MemoryBus {
+    /// A new, empty bus with a fresh epoch. Needs a Tokio runtime (the hub's
+    /// dispatcher is a task).
+    pub fn new(settings: MemoryBusSettings) -> Self {
+        MemoryBus {
+            epoch: fastrand::u64(1..),
+            settings,
+            state: Mutex::new(State {
+                next_seq: 1,
+                history: VecDeque::with_capacity(settings.history.clamp(1, 65_536)),
+                seen: Dedupe::default(),
+            }),
+            hub: Hub::start(settings.subscriber_queue),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn accept(&self, event: Prepared) -> Result<Published, BusError> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.seen.expire(now, self.settings.dedupe_window);
+        if state.seen.contains(&event.id) {
+            return Ok(Published::Duplicate);
+        }
+        let permit = self.hub.feed().try_reserve().map_err(|error| match error {
+            FeedError::Full => BusError::Full(FEED_CAPACITY),
+            FeedError::Stopped => BusError::Unavailable(error.to_string()),
+        })?;
+        let cursor = Cursor {
+            epoch: self.epoch,
+            position: Position::new(state.next_seq, 0),
+        };
+        state.next_seq += 1;
+        state.seen.insert(&event.id, now);
+        let event = Arc::new(event.seal(cursor));
+        if state.history.len() >= self.settings.history.max(1) {
+            state.history.pop_front();
+        }
+        state.history.push_back(Arc::clone(&event));
+        permit.send(event);
+        Ok(Published::Accepted(cursor))
+    }
+
+    fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {
+        let cursor: Cursor = text.parse()?;
+        if cursor.epoch != self.epoch {
+            return Err(ReplayError::OtherEpoch(text.to_owned()));
+        }
+        let Position { major: seq, minor } = cursor.position;
+        let state = self.lock();
+        let newest = state.next_seq - 1;
+        if minor != 0 || seq == 0 || seq > newest {
+            return Err(ReplayError::Unknown(text.to_owned()));
+        }
+        let oldest = state
+            .history
+            .front()
+            .map_or(state.next_seq, |event| event.cursor.position.major);
+        // Servable while the event right after the cursor is still held.
+        if seq + 1 < oldest {
+            return Err(ReplayError::Expired(text.to_owned()));
+        }
+        let skip = usize::try_from(seq + 1 - oldest).unwrap_or(usize::MAX);
+        Ok(Replay {
+            after: cursor,
+            events: state.history.iter().skip(skip).cloned().collect(),
+        })
+    }
+}
+
+impl EventBus for MemoryBus {
+    fn publish(&self, event: Prepared) -> BoxFuture<'_, Result<Published, BusError>> {
+        futures::future::ready(self.accept(event)).boxed()
+    }
+
+    fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>> {
+        futures::future::ready(self.events_after(cursor)).boxed()
+    }
+
+    fn hub(&self) -> &Hub {
+        &self.hub
+    }
+}
