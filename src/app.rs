@@ -109,6 +109,7 @@ impl Application {
             config.webhook()?,
             crate::events::converter(),
             Arc::clone(&bus),
+            Arc::clone(&metrics),
         );
         let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.grpc_addr).await?;
         let http_listener = bind("GATEWAY_HTTP_ADDR", config.http_addr).await?;
@@ -226,7 +227,11 @@ impl Application {
             )
             // Event streams end on `stopping` with UNAVAILABLE rather than
             // hold the listener open through the drain.
-            .add_service(EventService::new(self.bus, stopping.clone()))
+            .add_service(EventService::new(
+                self.bus,
+                stopping.clone(),
+                Arc::clone(&self.metrics),
+            ))
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
                 TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),

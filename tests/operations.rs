@@ -277,3 +277,53 @@ async fn refuses_to_start_without_tokens_unless_allowed() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
+
+#[tokio::test]
+async fn metrics_count_webhooks_events_and_subscribers() {
+    let gateway = TestGateway::spawn().await;
+    let mut stream = gateway
+        .subscribe(conference_gateway::proto::v1::SubscribeRequest::default())
+        .await;
+    let data = support::webhook::event(
+        "conference.created",
+        serde_json::json!({"conference_id": "c1"}),
+    );
+    gateway.post_event(&data).await.ok();
+    gateway.post_event(&data).await.ok();
+    let refused = gateway
+        .post_signed(
+            &support::webhook::other_key(),
+            &support::webhook::body(&data),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    support::next_event(&mut stream).await;
+
+    let (_, text) = gateway.http_get("/metrics").await;
+    for line in [
+        r#"gateway_webhooks_total{outcome="accepted"} 1"#,
+        r#"gateway_webhooks_total{outcome="duplicate"} 1"#,
+        r#"gateway_webhooks_total{outcome="invalid_signature"} 1"#,
+        "gateway_events_published_total 1",
+        "gateway_events_delivered_total 1",
+        "gateway_subscribers 1",
+        r#"gateway_grpc_requests_total{method="Subscribe",code="Ok",caller="tests"} 1"#,
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    drop(stream);
+    gateway.wait_for_subscribers(0).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gateway
+        .http_get("/metrics")
+        .await
+        .1
+        .contains("gateway_subscribers 0")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber gauge never went back to 0"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

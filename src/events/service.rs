@@ -27,6 +27,8 @@ use super::filter::Filter;
 use super::hub::Lost;
 use super::status::StreamError;
 use super::stream::{self, Ended, EventStream};
+use crate::auth::Caller;
+use crate::metrics::Metrics;
 use crate::proto::v1 as pb;
 
 /// The full name of the service, as declared in `event_service.proto`.
@@ -38,13 +40,34 @@ const SUBSCRIBE_PATH: &str = "/conference_gateway.v1.EventService/Subscribe";
 pub struct EventService {
     bus: Arc<dyn EventBus>,
     shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+}
+
+/// Counts a live subscriber for as long as its stream exists.
+struct Live(Arc<Metrics>);
+
+impl Live {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.subscribers.inc();
+        Live(metrics)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.subscribers.dec();
+    }
 }
 
 type EventBytes = BoxStream<'static, Result<Bytes, Status>>;
 
 impl EventService {
-    pub fn new(bus: Arc<dyn EventBus>, shutdown: CancellationToken) -> Self {
-        EventService { bus, shutdown }
+    pub fn new(bus: Arc<dyn EventBus>, shutdown: CancellationToken, metrics: Arc<Metrics>) -> Self {
+        EventService {
+            bus,
+            shutdown,
+            metrics,
+        }
     }
 
     /// Opens the subscriber's stream. Errors here end the call before any
@@ -62,20 +85,32 @@ impl EventService {
             stream,
             self.bus.hub().queue_capacity(),
             self.shutdown.clone(),
+            Live::new(Arc::clone(&self.metrics)),
         ))
     }
 }
 
 /// The response stream: each event's shared bytes, then one closing status.
-fn respond(stream: EventStream, capacity: usize, shutdown: CancellationToken) -> EventBytes {
-    futures::stream::unfold(Some((stream, shutdown)), move |state| async move {
-        let (mut stream, shutdown) = state?;
+fn respond(
+    stream: EventStream,
+    capacity: usize,
+    shutdown: CancellationToken,
+    live: Live,
+) -> EventBytes {
+    futures::stream::unfold(Some((stream, shutdown, live)), move |state| async move {
+        let (mut stream, shutdown, live) = state?;
         let ended = tokio::select! {
             biased;
             () = shutdown.cancelled() => StreamError::ShuttingDown { last: stream.last_cursor() },
             next = stream.next() => match next {
-                Ok(event) => return Some((Ok(event.encoded.clone()), Some((stream, shutdown)))),
-                Err(Ended { why: Lost::Overflowed, last }) => StreamError::Overflowed { capacity, last },
+                Ok(event) => {
+                    live.0.events_delivered.inc();
+                    return Some((Ok(event.encoded.clone()), Some((stream, shutdown, live))));
+                }
+                Err(Ended { why: Lost::Overflowed, last }) => {
+                    live.0.subscribers_cut_off.inc();
+                    StreamError::Overflowed { capacity, last }
+                }
                 Err(Ended { why: Lost::Stopped, last }) => StreamError::Stopped { last },
             },
         };
@@ -94,9 +129,18 @@ impl ServerStreamingService<pb::SubscribeRequest> for Subscribe {
 
     fn call(&mut self, request: Request<pb::SubscribeRequest>) -> Self::Future {
         let service = self.0.clone();
+        let caller = request.extensions().get::<Caller>().cloned();
         Box::pin(async move {
-            let stream = service.subscribe(request.into_inner()).await?;
-            Ok(Response::new(stream))
+            let caller = caller.as_ref().map_or("anonymous", Caller::name);
+            let opened = service
+                .subscribe(request.into_inner())
+                .await
+                .map_err(Status::from);
+            let code = opened
+                .as_ref()
+                .map_or_else(Status::code, |_| tonic::Code::Ok);
+            service.metrics.record_rpc("Subscribe", code, caller, 0.0);
+            Ok(Response::new(opened?))
         })
     }
 }

@@ -43,6 +43,27 @@ impl WebhookError {
     }
 }
 
+impl WebhookError {
+    /// A short, fixed name for the `outcome` label of the webhook metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            WebhookError::Signature(error) => match error {
+                SignatureError::MissingSignature => "missing_signature",
+                SignatureError::MissingTimestamp => "missing_timestamp",
+                SignatureError::MalformedTimestamp => "malformed_timestamp",
+                SignatureError::Stale { .. } => "stale_timestamp",
+                SignatureError::Future { .. } => "future_timestamp",
+                SignatureError::MalformedSignature => "malformed_signature",
+                SignatureError::Mismatch => "invalid_signature",
+            },
+            WebhookError::TooLarge { .. } => "too_large",
+            WebhookError::Unreadable(_) => "unreadable",
+            WebhookError::Envelope(_) => "not_an_event",
+            WebhookError::Bus(_) => "bus_unavailable",
+        }
+    }
+}
+
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
         let line = self.to_string().replace(['\r', '\n'], " ");

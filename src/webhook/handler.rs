@@ -23,7 +23,8 @@ use futures::StreamExt;
 use super::envelope;
 use super::error::WebhookError;
 use super::signature::{PublicKeys, SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier};
-use crate::events::{Converter, EventBus, Published};
+use crate::events::{BusError, Converter, EventBus, Published};
+use crate::metrics::Metrics;
 
 /// Where Telnyx posts.
 pub const WEBHOOK_PATH: &str = "/webhooks/telnyx";
@@ -50,6 +51,7 @@ struct Inner {
     max_body_bytes: usize,
     converter: &'static Converter,
     bus: Arc<dyn EventBus>,
+    metrics: Arc<Metrics>,
 }
 
 impl WebhookState {
@@ -57,6 +59,7 @@ impl WebhookState {
         settings: WebhookSettings,
         converter: &'static Converter,
         bus: Arc<dyn EventBus>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         WebhookState {
             inner: Arc::new(Inner {
@@ -64,6 +67,7 @@ impl WebhookState {
                 max_body_bytes: settings.max_body_bytes,
                 converter,
                 bus,
+                metrics,
             }),
         }
     }
@@ -115,17 +119,28 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, WebhookError> {
 }
 
 async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
+    let metrics = &state.inner.metrics;
     match state.accept(&headers, body).await {
         Ok(Published::Accepted(cursor)) => {
             tracing::debug!(%cursor, "webhook event accepted");
+            metrics.record_webhook("accepted");
+            metrics.events_published.inc();
             (StatusCode::OK, "accepted\n").into_response()
         }
         Ok(Published::Duplicate) => {
             tracing::debug!("webhook event already accepted");
+            metrics.record_webhook("duplicate");
             (StatusCode::OK, "duplicate of an accepted event\n").into_response()
         }
         Err(error) => {
             tracing::warn!(status = error.status().as_u16(), %error, "webhook refused");
+            metrics.record_webhook(error.reason());
+            if let WebhookError::Bus(bus) = &error {
+                metrics.record_bus_error(match bus {
+                    BusError::Full(_) => "full",
+                    BusError::Unavailable(_) => "unavailable",
+                });
+            }
             error.into_response()
         }
     }
