@@ -120,11 +120,11 @@ impl TestGateway {
             .await
             .expect("gateway runs");
         });
+        // Connected on first use, so a gateway serving TLS can be spawned too
+        // (its tests make their own TLS channels).
         let channel = Channel::from_shared(format!("http://{grpc_addr}"))
             .expect("valid URI")
-            .connect()
-            .await
-            .expect("gateway accepts connections");
+            .connect_lazy();
         TestGateway {
             telnyx,
             grpc_addr,
