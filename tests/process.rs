@@ -15,12 +15,11 @@ use support::{BearerToken, TEST_API_KEY, TEST_CALLER_TOKEN, ok_result, telnyx};
 use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
 use wiremock::MockServer;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct free ports (both held while choosing, so they differ).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
 }
 
 /// The gateway binary against `telnyx`, logging at debug level to a pipe.
@@ -34,7 +33,7 @@ struct Gateway {
 
 impl Gateway {
     async fn start(telnyx: &MockServer, extra_env: &[(&str, &str)]) -> Gateway {
-        let (grpc, http) = (free_port(), free_port());
+        let (grpc, http) = free_ports();
         let mut command = Command::new(env!("CARGO_BIN_EXE_conference-gateway"));
         command
             .env_clear()
