@@ -12,6 +12,7 @@ use super::Chaos;
 
 /// Run the gateway and a simulated Telnyx in one process, on this machine only.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Sandbox")]
 pub struct SandboxArgs {
     /// Address of the simulated Telnyx REST API (the gateway's TELNYX_BASE_URL).
     #[arg(

@@ -72,14 +72,14 @@ pub fn render(facts: &Facts<'_>) -> String {
         line(&format!("  export TOKEN={token}"));
     }
     let auth = if header.is_some() {
-        "  -H \"Authorization: Bearer $TOKEN\" \\\n"
+        "    -H \"Authorization: Bearer $TOKEN\" \\\n"
     } else {
         ""
     };
     let call = |out: &mut String, comment: &str, body: &str, method: &str| {
         let _ = write!(
             out,
-            "\n  # {comment}\n  buf curl --schema proto --protocol grpc --http2-prior-knowledge \\\n{auth}  -d '{body}' \\\n  http://{grpc_addr}/conference_gateway.v1.{method}\n"
+            "\n  # {comment}\n  buf curl --schema proto --protocol grpc --http2-prior-knowledge \\\n{auth}    -d '{body}' \\\n    http://{grpc_addr}/conference_gateway.v1.{method}\n"
         );
     };
     call(
@@ -92,7 +92,7 @@ pub fn render(facts: &Facts<'_>) -> String {
     );
     call(
         &mut out,
-        "2. In a second shell, watch conference events as they arrive.",
+        "2. In a second shell (export TOKEN there too), watch conference events arrive.",
         r#"{"event_types": ["conference.*"]}"#,
         "EventService/Subscribe",
     );
@@ -102,14 +102,8 @@ pub fn render(facts: &Facts<'_>) -> String {
         r#"{"call_control_id": "CALL_CONTROL_ID", "name": "standup"}"#,
         "ConferenceService/CreateConference",
     );
-    let grpcurl_auth = if header.is_some() {
-        " -H \"authorization: Bearer $TOKEN\""
-    } else {
-        ""
-    };
-    let _ = write!(
-        out,
-        "\n  # Without the proto files, grpcurl works through reflection:\n  grpcurl -plaintext{grpcurl_auth} -d '{{\"event_types\": [\"conference.*\"]}}' \\\n    {grpc_addr} conference_gateway.v1.EventService/Subscribe\n"
+    out.push_str(
+        "\n  # Outside the repository, leave out --schema: buf curl then asks the gateway\n  # (server reflection).\n",
     );
     out.push_str("\nCtrl-C stops the sandbox.");
     out

@@ -43,7 +43,7 @@ pub enum SandboxError {
         setting: &'static str,
         addr: SocketAddr,
     },
-    #[error("sandbox chaos settings: {0}")]
+    #[error("{}", chaos_message(.0))]
     Chaos(#[from] ChaosError),
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -237,6 +237,20 @@ pub async fn run(
     }
 }
 
+/// A chaos refusal in the words of the command line: the flag and its variable.
+fn chaos_message(error: &ChaosError) -> String {
+    match error {
+        ChaosError::NotAShare { name, value } => format!(
+            "--{} (GATEWAY_SANDBOX_{}) must be a share between 0 and 1, got {value}",
+            name.replace('_', "-"),
+            name.to_uppercase()
+        ),
+        ChaosError::SharesAboveOne => "--rate-limited-requests and --failed-requests add up to \
+             more than 1"
+            .to_owned(),
+    }
+}
+
 /// Refuses any listener beyond loopback, naming its setting.
 fn refuse_non_loopback(config: &Config, args: &SandboxArgs) -> Result<(), SandboxError> {
     let listeners = [
@@ -304,5 +318,18 @@ mod tests {
         assert_eq!(reachable(any).to_string(), "127.0.0.1:8080");
         let any6: SocketAddr = "[::]:8080".parse().unwrap();
         assert_eq!(reachable(any6).to_string(), "[::1]:8080");
+    }
+
+    #[test]
+    fn chaos_refusals_name_the_flag() {
+        let error = SandboxError::from(ChaosError::NotAShare {
+            name: "failed_requests",
+            value: 2.0,
+        });
+        assert!(error.is_configuration());
+        assert_eq!(
+            error.to_string(),
+            "--failed-requests (GATEWAY_SANDBOX_FAILED_REQUESTS) must be a share between 0 and 1, got 2"
+        );
     }
 }
