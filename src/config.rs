@@ -390,6 +390,34 @@ mod tests {
     }
 
     #[test]
+    fn the_sandbox_listens_on_loopback_unless_told_otherwise() {
+        let load = |args: &[&str]| {
+            Config::try_load_from(std::iter::once("conference-gateway").chain(args.iter().copied()))
+                .unwrap()
+        };
+        let sandbox = load(&["sandbox"]);
+        assert_eq!(sandbox.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(sandbox.http_addr.to_string(), "127.0.0.1:8080");
+        // Gateway flags may follow the subcommand, and an explicit address stays.
+        let explicit = load(&["sandbox", "--grpc-addr", "0.0.0.0:50051"]);
+        assert_eq!(explicit.grpc_addr.to_string(), "0.0.0.0:50051");
+        assert_eq!(explicit.http_addr.to_string(), "127.0.0.1:8080");
+        let gateway = load(&[]);
+        assert!(gateway.command.is_none());
+        assert_eq!(gateway.grpc_addr.to_string(), "0.0.0.0:50051");
+    }
+
+    #[test]
+    fn the_sandbox_variables_are_known() {
+        let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
+        let sandbox = vec![(
+            "GATEWAY_SANDBOX_ALLOW_NON_LOOPBACK".to_owned(),
+            "true".to_owned(),
+        )];
+        assert!(config.validate(sandbox).is_ok());
+    }
+
+    #[test]
     fn the_key_never_shows_in_debug_output() {
         let config = parse(&["--telnyx-api-key", "KEY-abc123-secret"]);
         assert!(!format!("{config:?}").contains("abc123"));
