@@ -4,12 +4,20 @@
 //! without noticing, so a `GATEWAY_*` or `TELNYX_*` variable the gateway does
 //! not know is refused at start, like a malformed value.
 
-use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    convert::Infallible,
+    ffi::OsString,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
-use clap::{CommandFactory, Parser, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use crate::events::MemoryBusSettings;
+use crate::sandbox::SandboxArgs;
 use crate::telnyx::{RetryPolicy, TelnyxConfig};
 use crate::webhook::{KeyError, PublicKeys, WebhookSettings};
 
@@ -19,7 +27,14 @@ const OWN_PREFIXES: [&str; 2] = ["GATEWAY_", "TELNYX_"];
 /// gRPC gateway to Telnyx conferences, queues, call control and their events.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "conference-gateway", version, about, args_override_self = true)]
+// Every setting is global so it may follow a subcommand too
+// (`conference-gateway sandbox --grpc-addr ...`).
+#[command(mut_args(|arg| arg.global(true)))]
 pub struct Config {
+    /// What to run; without one, the gateway against Telnyx.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Telnyx API key the gateway calls Telnyx with (never logged).
     #[arg(long, env = "TELNYX_API_KEY", value_name = "TELNYX_API_KEY", value_parser = parse_secret, hide_env_values = true)]
     pub telnyx_api_key: Option<SecretString>,
@@ -153,6 +168,19 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// What the binary runs instead of the gateway alone.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the gateway and a simulated Telnyx in one process, on loopback,
+    /// with a generated webhook key and caller token: no Telnyx account needed.
+    Sandbox(SandboxArgs),
+}
+
+/// The sandbox's listeners when their settings are left unset: loopback, not
+/// every interface, because the sandbox prints its caller token.
+const SANDBOX_GRPC_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50051);
+const SANDBOX_HTTP_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -181,6 +209,32 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Reads the command line and the environment, exiting with clap's
+    /// message (status 2) when they do not parse.
+    pub fn load() -> Config {
+        Config::try_load_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Like [`Parser::try_parse_from`], and under `sandbox` a listener whose
+    /// address was left unset defaults to loopback instead of every interface.
+    pub fn try_load_from<I, T>(args: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Config::command().try_get_matches_from(args)?;
+        let mut config = Config::from_arg_matches(&matches)?;
+        if matches!(config.command, Some(Command::Sandbox(_))) {
+            if is_default(&matches, "grpc_addr") {
+                config.grpc_addr = SANDBOX_GRPC_ADDR;
+            }
+            if is_default(&matches, "http_addr") {
+                config.http_addr = SANDBOX_HTTP_ADDR;
+            }
+        }
+        Ok(config)
+    }
+
     /// Checks what clap cannot: required secrets and keys, and unknown variables.
     pub fn validate(
         &self,
@@ -246,13 +300,23 @@ impl Config {
     }
 }
 
-/// Every environment variable the command line declares.
+/// Every environment variable the command line declares, subcommands' included.
 fn known_variables() -> Vec<String> {
-    Config::command()
-        .get_arguments()
+    let command = Config::command();
+    std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(|command| command.get_arguments())
         .filter_map(|arg| arg.get_env())
         .map(|env| env.to_string_lossy().into_owned())
         .collect()
+}
+
+/// Whether a setting was left unset (neither flag nor environment variable).
+fn is_default(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::DefaultValue) | None
+    )
 }
 
 fn saturating_usize(value: u64) -> usize {
@@ -323,6 +387,34 @@ mod tests {
             );
             assert!(!error.contains('\n'));
         }
+    }
+
+    #[test]
+    fn the_sandbox_listens_on_loopback_unless_told_otherwise() {
+        let load = |args: &[&str]| {
+            Config::try_load_from(std::iter::once("conference-gateway").chain(args.iter().copied()))
+                .unwrap()
+        };
+        let sandbox = load(&["sandbox"]);
+        assert_eq!(sandbox.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(sandbox.http_addr.to_string(), "127.0.0.1:8080");
+        // Gateway flags may follow the subcommand, and an explicit address stays.
+        let explicit = load(&["sandbox", "--grpc-addr", "0.0.0.0:50051"]);
+        assert_eq!(explicit.grpc_addr.to_string(), "0.0.0.0:50051");
+        assert_eq!(explicit.http_addr.to_string(), "127.0.0.1:8080");
+        let gateway = load(&[]);
+        assert!(gateway.command.is_none());
+        assert_eq!(gateway.grpc_addr.to_string(), "0.0.0.0:50051");
+    }
+
+    #[test]
+    fn the_sandbox_variables_are_known() {
+        let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
+        let sandbox = vec![(
+            "GATEWAY_SANDBOX_ALLOW_NON_LOOPBACK".to_owned(),
+            "true".to_owned(),
+        )];
+        assert!(config.validate(sandbox).is_ok());
     }
 
     #[test]

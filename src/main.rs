@@ -1,13 +1,18 @@
-//! The `conference-gateway` binary: parse settings, start logging, serve.
+//! The `conference-gateway` binary: parse settings, start logging, serve the
+//! gateway, or with `sandbox` the gateway and a simulated Telnyx.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use conference_gateway::{app::Application, config::Config, telemetry};
+use conference_gateway::config::{Command, Config};
+use conference_gateway::{app::Application, sandbox, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let mut config = Config::load();
+    if let Some(Command::Sandbox(args)) = config.command.take() {
+        telemetry::init(config.log_format);
+        return sandbox::run(config, args, shutdown_signal()).await;
+    }
     if let Err(error) = config.validate(std::env::vars()) {
         eprintln!("error: {error}");
         return ExitCode::from(2);

@@ -29,8 +29,12 @@
 //! - `state` and `model` hold the account; `events` says which fields
 //!   each webhook carries; `webhooks` signs and delivers them.
 //! - `chaos` misbehaves on purpose ([`Chaos`]); `timing` sets the pace ([`Timing`]).
+//! - `args`, `run` and `banner` are the `conference-gateway sandbox` command:
+//!   the gateway and a simulator in one process, wired to each other.
 
 mod applications;
+mod args;
+mod banner;
 mod calls;
 mod chaos;
 mod clock;
@@ -46,6 +50,7 @@ mod queues;
 mod reply;
 mod request;
 mod routes;
+mod run;
 mod scheduler;
 mod state;
 mod timing;
@@ -59,8 +64,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use args::SandboxArgs;
 pub use chaos::{Chaos, ChaosError};
 pub use ed25519_dalek::SigningKey;
+pub use run::{Callers, DEVELOPER, SANDBOX_API_KEY, Sandbox, SandboxError, run};
 pub use timing::Timing;
 pub use webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
@@ -145,21 +152,30 @@ impl SimulatorBuilder {
         addr: impl ToSocketAddrs + std::fmt::Debug,
     ) -> Result<RunningSimulator, SimulatorError> {
         self.chaos.validate()?;
-        let signer = match self.signing_key {
-            Some(key) => Signer::new(key),
-            None => Signer::generate().map_err(SimulatorError::Key)?,
-        };
         let shown = format!("{addr:?}");
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| SimulatorError::Bind {
-                addr: shown.clone(),
+                addr: shown,
                 source,
             })?;
+        self.serve(listener)
+    }
+
+    /// Starts serving on a listener bound beforehand. The gateway's `sandbox`
+    /// command needs the simulator's address (its `TELNYX_BASE_URL`) before
+    /// the gateway exists, and the gateway's address (the webhook URL) before
+    /// the simulator starts: binding first breaks that circle.
+    pub fn serve(self, listener: TcpListener) -> Result<RunningSimulator, SimulatorError> {
+        self.chaos.validate()?;
+        let signer = match self.signing_key {
+            Some(key) => Signer::new(key),
+            None => Signer::generate().map_err(SimulatorError::Key)?,
+        };
         let local_addr = listener
             .local_addr()
             .map_err(|source| SimulatorError::Bind {
-                addr: shown,
+                addr: "a pre-bound listener".to_owned(),
                 source,
             })?;
 
