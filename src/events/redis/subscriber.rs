@@ -62,7 +62,7 @@ impl Subscriber {
     /// Runs until `stop` is cancelled.
     pub async fn run(mut self) {
         // The stream id of the last event fed; `None` until the first
-        // subscription, which starts live from the stream's newest entry.
+        // session, which starts live from the stream's newest entry.
         let mut last: Option<Position> = None;
         let mut backoff = MIN_BACKOFF;
         loop {
@@ -96,6 +96,12 @@ impl Subscriber {
         last: &mut Option<Position>,
         backoff: &mut Duration,
     ) -> Result<std::convert::Infallible, Dropped> {
+        if last.is_none() {
+            // The first subscription starts live: from the newest entry,
+            // read before subscribing, so whatever is accepted while the
+            // subscription is set up is caught up below rather than skipped.
+            *last = Some(history::newest(&mut self.conn, &self.names).await?);
+        }
         let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
             .await
             .map_err(|_| Dropped::Timeout)??;
@@ -106,9 +112,8 @@ impl Subscriber {
         // Subscribed: from here every new event is on the channel, so the
         // stream read below leaves no gap behind it.
         let epoch = epoch::ensure(&mut self.conn, &self.names.epoch).await?;
-        match *last {
-            None => *last = Some(history::newest(&mut self.conn, &self.names).await?),
-            Some(mut after) => loop {
+        if let Some(mut after) = *last {
+            loop {
                 let page = history::page_after(&mut self.conn, &self.names, after).await?;
                 for (position, event) in page.events {
                     self.feed(event.seal(Cursor { epoch, position })).await?;
@@ -118,7 +123,7 @@ impl Subscriber {
                 if !page.full {
                     break;
                 }
-            },
+            }
         }
         self.connected.store(true, Ordering::Release);
         self.sessions.send_modify(|n| *n += 1);
