@@ -335,6 +335,26 @@ mod tests {
     }
 
     #[test]
+    fn redis_is_chosen_by_its_url_and_sized_by_its_settings() {
+        let base = ["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY];
+        assert!(parse(&base).redis_bus().is_none(), "no URL: the memory bus");
+        let mut args = base.to_vec();
+        args.extend(["--redis-url", "rediss://:pw@redis.internal:6380/2"]);
+        let redis = parse(&args).redis_bus().expect("a URL: the Redis bus");
+        assert_eq!(redis.prefix, "conference-gateway");
+        assert_eq!(redis.history, 100_000);
+        assert_eq!(redis.dedupe_window, Duration::from_secs(900));
+        assert!(
+            !format!("{redis:?}").contains("pw@"),
+            "the URL is never printed"
+        );
+        let wrong = Config::try_parse_from(
+            ["conference-gateway", "--redis-url", "http://redis.internal"].iter(),
+        );
+        assert!(wrong.is_err());
+    }
+
+    #[test]
     fn refuses_unknown_variables_and_a_missing_key() {
         let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
         let typo = vec![("GATEWAY_GRCP_ADDR".to_owned(), "x".to_owned())];
