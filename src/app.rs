@@ -15,7 +15,7 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::auth::{AuthError, Authenticator};
 use crate::config::{Config, ConfigError};
-use crate::events::{EventBus, EventService, MemoryBus};
+use crate::events::{EventBus, EventService, MemoryBus, RedisBus, RedisBusError};
 use crate::grpc::{GuardLayer, TelnyxApi};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::Metrics;
@@ -47,6 +47,8 @@ pub enum AppError {
         path: String,
         source: io::Error,
     },
+    #[error(transparent)]
+    Bus(#[from] RedisBusError),
     #[error("cannot build the Telnyx client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("gRPC server failed: {0}")]
@@ -61,7 +63,7 @@ impl AppError {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            AppError::Config(_) | AppError::Auth(_) | AppError::Tls { .. }
+            AppError::Config(_) | AppError::Auth(_) | AppError::Bus(_) | AppError::Tls { .. }
         )
     }
 }
@@ -104,13 +106,17 @@ impl Application {
             Arc::clone(&metrics),
             default_deadline,
         );
-        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(config.memory_bus()));
+        let bus: Arc<dyn EventBus> = match config.redis_bus() {
+            Some(settings) => Arc::new(RedisBus::connect(settings).await?),
+            None => Arc::new(MemoryBus::new(config.memory_bus())),
+        };
         let webhook = WebhookState::new(
             config.webhook()?,
             crate::events::converter(),
             Arc::clone(&bus),
             Arc::clone(&metrics),
         );
+        let readiness = Readiness::with_bus(Arc::clone(&bus));
         let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.grpc_addr).await?;
         let http_listener = bind("GATEWAY_HTTP_ADDR", config.http_addr).await?;
         Ok(Application {
@@ -121,7 +127,7 @@ impl Application {
             webhook,
             auth,
             metrics,
-            readiness: Readiness::default(),
+            readiness,
             tls,
             shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
             max_concurrent_calls: config.max_concurrent_calls as usize,

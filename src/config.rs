@@ -16,7 +16,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-use crate::events::MemoryBusSettings;
+use crate::events::{MemoryBusSettings, RedisBusSettings};
 use crate::sandbox::SandboxArgs;
 use crate::telnyx::{RetryPolicy, TelnyxConfig};
 use crate::webhook::{KeyError, PublicKeys, WebhookSettings};
@@ -163,6 +163,27 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", value_name = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub event_subscriber_queue: u64,
 
+    /// Redis for the event bus shared by several replicas (`redis://` or
+    /// `rediss://`, password and database in the URL). Unset: the in-process
+    /// bus, for one replica.
+    #[arg(long, env = "REDIS_URL", value_name = "REDIS_URL", value_parser = parse_redis_url, hide_env_values = true)]
+    pub redis_url: Option<SecretString>,
+
+    /// Namespaces every Redis key and channel of the event bus, so several
+    /// deployments can share one Redis.
+    #[arg(
+        long,
+        env = "GATEWAY_REDIS_PREFIX",
+        value_name = "GATEWAY_REDIS_PREFIX",
+        default_value = "conference-gateway"
+    )]
+    pub redis_prefix: String,
+
+    /// Approximately how many recent events the Redis bus keeps for
+    /// subscribers resuming from a cursor (trimmed in blocks, never below this).
+    #[arg(long, env = "GATEWAY_REDIS_HISTORY", value_name = "GATEWAY_REDIS_HISTORY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub redis_history: u64,
+
     /// Log format; the level comes from RUST_LOG (default `info`).
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_name = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -283,6 +304,19 @@ impl Config {
         }
     }
 
+    /// The Redis bus's settings, when `REDIS_URL` is set.
+    pub fn redis_bus(&self) -> Option<RedisBusSettings> {
+        let url = self.redis_url.as_ref()?;
+        Some(RedisBusSettings {
+            url: secrecy::ExposeSecret::expose_secret(url).to_owned(),
+            prefix: self.redis_prefix.clone(),
+            history: self.redis_history,
+            dedupe_window: Duration::from_secs(self.event_dedupe_window_secs),
+            subscriber_queue: saturating_usize(self.event_subscriber_queue),
+            connect_wait: Duration::from_secs(5),
+        })
+    }
+
     /// The Telnyx client's settings. Call after [`Config::validate`].
     pub fn telnyx(&self) -> Result<TelnyxConfig, ConfigError> {
         Ok(TelnyxConfig {
@@ -327,6 +361,16 @@ fn parse_secret(value: &str) -> Result<SecretString, Infallible> {
     Ok(SecretString::from(value))
 }
 
+/// Only the scheme is checked here (the rest may hold a password, which must
+/// not end up in an error message); the Redis client parses the rest.
+fn parse_redis_url(value: &str) -> Result<SecretString, String> {
+    if value.starts_with("redis://") || value.starts_with("rediss://") {
+        Ok(SecretString::from(value))
+    } else {
+        Err("expected a redis:// or rediss:// URL".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +396,26 @@ mod tests {
         let bus = config.memory_bus();
         assert_eq!(bus.dedupe_window, Duration::from_secs(15 * 60));
         assert_eq!(bus.history, 10_000);
+    }
+
+    #[test]
+    fn redis_is_chosen_by_its_url_and_sized_by_its_settings() {
+        let base = ["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY];
+        assert!(parse(&base).redis_bus().is_none(), "no URL: the memory bus");
+        let mut args = base.to_vec();
+        args.extend(["--redis-url", "rediss://:pw@redis.internal:6380/2"]);
+        let redis = parse(&args).redis_bus().expect("a URL: the Redis bus");
+        assert_eq!(redis.prefix, "conference-gateway");
+        assert_eq!(redis.history, 100_000);
+        assert_eq!(redis.dedupe_window, Duration::from_secs(900));
+        assert!(
+            !format!("{redis:?}").contains("pw@"),
+            "the URL is never printed"
+        );
+        let wrong = Config::try_parse_from(
+            ["conference-gateway", "--redis-url", "http://redis.internal"].iter(),
+        );
+        assert!(wrong.is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::{
     Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get,
 };
 
+use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::webhook::WebhookState;
 
@@ -19,14 +20,26 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
 }
 
-/// Whether the gateway should receive traffic: started, and not shutting down.
+/// Whether the gateway should receive traffic: started, its event bus
+/// reachable, and not shutting down.
 #[derive(Debug, Clone, Default)]
 pub struct Readiness {
     started: Arc<AtomicBool>,
     shutting_down: Arc<AtomicBool>,
+    bus: Option<Arc<dyn EventBus>>,
 }
 
 impl Readiness {
+    /// Readiness that also requires `bus` to be reachable: a replica whose
+    /// bus is down would answer every webhook 503, so the load balancer should
+    /// send Telnyx elsewhere.
+    pub fn with_bus(bus: Arc<dyn EventBus>) -> Self {
+        Readiness {
+            bus: Some(bus),
+            ..Readiness::default()
+        }
+    }
+
     pub fn set_started(&self) {
         self.started.store(true, Ordering::Release);
     }
@@ -41,6 +54,8 @@ impl Readiness {
             Err("shutting down")
         } else if !self.started.load(Ordering::Acquire) {
             Err("starting")
+        } else if self.bus.as_ref().is_some_and(|bus| !bus.is_ready()) {
+            Err("event bus unreachable")
         } else {
             Ok(())
         }

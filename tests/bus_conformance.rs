@@ -1,16 +1,19 @@
 //! What every event bus must do, as one suite run against each implementation.
 //!
 //! The suite is written against the `EventBus` trait and the stream built on
-//! it, never against one bus: a new bus (Redis) adds one line at the bottom,
-//! `conformance!(redis, redis_bus);`, with a factory that maps [`Sizes`] onto
-//! its own settings, and must pass every test unchanged.
+//! it, never against one bus: each bus adds one line at the bottom, with a
+//! factory that maps [`Sizes`] onto its own settings, and must pass every test
+//! unchanged. The Redis bus runs against a real `redis-server` the suite starts.
 
-use std::sync::Arc;
+#[path = "support/redis.rs"]
+mod redis_server;
+
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use conference_gateway::events::{
-    Cursor, Envelope, EventBus, Filter, MemoryBus, MemoryBusSettings, Published, ReplayError,
-    converter,
+    Cursor, Envelope, EventBus, Filter, MemoryBus, MemoryBusSettings, Published, RedisBus,
+    RedisBusSettings, ReplayError, converter,
     hub::Lost,
     stream::{self, EventStream},
 };
@@ -45,6 +48,27 @@ fn memory_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
             history: sizes.history,
             subscriber_queue: sizes.subscriber_queue,
         })) as Arc<dyn EventBus>
+    })
+}
+
+/// One redis-server for the whole suite; each bus gets keys of its own under
+/// a fresh prefix, so tests running in parallel never see each other's events.
+fn redis_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
+    static SERVER: OnceLock<redis_server::RedisServer> = OnceLock::new();
+    let url = SERVER.get_or_init(redis_server::RedisServer::start).url();
+    Box::pin(async move {
+        let bus = RedisBus::connect(RedisBusSettings {
+            url,
+            prefix: format!("conformance-{:x}", fastrand::u64(..)),
+            history: sizes.history as u64,
+            dedupe_window: sizes.dedupe_window,
+            subscriber_queue: sizes.subscriber_queue,
+            connect_wait: Duration::from_secs(10),
+        })
+        .await
+        .expect("the Redis bus sets up");
+        assert!(bus.is_ready(), "the Redis bus subscribed within 10 s");
+        Arc::new(bus) as Arc<dyn EventBus>
     })
 }
 
@@ -404,3 +428,4 @@ macro_rules! conformance {
 }
 
 conformance!(memory, memory_bus);
+conformance!(redis, redis_bus);

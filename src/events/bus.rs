@@ -85,4 +85,11 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
 
     /// The fan-out this bus feeds.
     fn hub(&self) -> &Hub;
+
+    /// Whether the bus can take events now: the gateway reports not ready
+    /// while it cannot, so traffic goes to replicas that can. A bus that
+    /// lives in the process always can.
+    fn is_ready(&self) -> bool {
+        true
+    }
 }

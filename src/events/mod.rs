@@ -10,7 +10,8 @@
 //! - [`convert`]: Telnyx's JSON to the typed protobuf `Event`, declared in the protos.
 //! - [`cursor`]: positions, epochs, and the opaque resume token.
 //! - [`filter`]: what a subscriber asked for.
-//! - [`bus`]: the trait every bus implements; [`memory`] is the one-replica bus.
+//! - [`bus`]: the trait every bus implements; [`memory`] is the one-replica bus,
+//!   [`redis`] the bus shared by several replicas.
 //! - [`hub`]: ordered fan-out with a bounded queue per subscriber.
 //! - [`stream`]: one subscriber's replay-then-live stream, seamless.
 //! - [`service`] and [`codec`]: the gRPC `EventService`, sending pre-encoded events.
@@ -24,10 +25,12 @@ pub mod filter;
 pub mod hub;
 pub mod memory;
 pub mod model;
+pub mod redis;
 pub mod service;
 pub mod status;
 pub mod stream;
 
+pub use self::redis::{RedisBus, RedisBusError, RedisBusSettings};
 pub use bus::{BusError, EventBus, Published, Replay, ReplayError};
 pub use convert::{Converter, converter};
 pub use cursor::{Cursor, Position};

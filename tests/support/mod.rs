@@ -6,6 +6,7 @@
 
 pub mod fixtures;
 pub mod receiver;
+pub mod redis;
 pub mod spec;
 pub mod webhook;
 
@@ -77,6 +78,17 @@ pub struct TestGateway {
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// The gateway's own runtime, when it has one: dropping it kills the
+    /// gateway at once, as a crashed process would end.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl TestGateway {
@@ -87,6 +99,10 @@ impl TestGateway {
     /// Starts a gateway with extra command-line settings (`--telnyx-max-retries`, ...).
     /// It trusts [`webhook::test_key`] unless `--telnyx-public-key` is among them.
     pub async fn spawn_with(extra: &[&str]) -> Self {
+        Self::start(extra, false).await
+    }
+
+    async fn start(extra: &[&str], own_runtime: bool) -> Self {
         let telnyx = MockServer::start().await;
         let base_url = format!("{}/v2", telnyx.uri());
         let tokens = format!("{TEST_CALLER}:{TEST_CALLER_TOKEN}");
@@ -108,18 +124,30 @@ impl TestGateway {
         ];
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test settings parse");
-        let app = Application::build(&config).await.expect("gateway starts");
-        let bus = app.event_bus();
-        let grpc_addr = app.grpc_addr();
-        let http_addr = app.http_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            app.run_until(async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("gateway runs");
+        let runtime = own_runtime.then(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the gateway")
         });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let run = async move {
+            let app = Application::build(&config).await.expect("gateway starts");
+            let started = (app.event_bus(), app.grpc_addr(), app.http_addr());
+            let server = tokio::spawn(async move {
+                app.run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("gateway runs");
+            });
+            (started, server)
+        };
+        let ((bus, grpc_addr, http_addr), server) = match &runtime {
+            Some(runtime) => runtime.spawn(run).await.expect("the gateway builds"),
+            None => run.await,
+        };
         // Connected on first use, so a gateway serving TLS can be spawned too
         // (its tests make their own TLS channels).
         let channel = Channel::from_shared(format!("http://{grpc_addr}"))
@@ -134,6 +162,21 @@ impl TestGateway {
             http: reqwest::Client::new(),
             stop: Some(stop),
             server: Some(server),
+            runtime,
+        }
+    }
+
+    /// Starts a gateway on a runtime of its own, so that [`TestGateway::kill`]
+    /// can end it abruptly.
+    pub async fn spawn_killable(extra: &[&str]) -> Self {
+        Self::start(extra, true).await
+    }
+
+    /// Ends the gateway at once, without its shutdown: every task and
+    /// connection of its runtime is dropped, as if the process crashed.
+    pub fn kill(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 

@@ -1,0 +1,241 @@
+//! The Redis bus: one history and one order of events for every replica of a
+//! deployment.
+//!
+//! - [`script`]: accepting an event is one Lua script (dedupe, XADD to a capped
+//!   stream, PUBLISH), atomic and durable before the webhook's 200.
+//! - [`subscriber`]: one pub/sub subscription per replica feeds the local hub,
+//!   catching up from the stream after every reconnection.
+//! - [`history`]: XRANGE reads for resuming subscribers and catch-up.
+//! - [`epoch`]: the history's identity, kept in Redis, in every cursor.
+//! - [`record`]: how an event is framed in the stream and on the channel.
+//!
+//! A cursor is the epoch and the stream id (`ms-seq`), so a cursor from any
+//! replica is served by every other. While Redis is unreachable publishing
+//! fails (the webhook answers 503 and Telnyx retries), open streams stay open,
+//! the replica reports not ready, and everything resumes when Redis is back.
+
+mod epoch;
+mod history;
+mod record;
+mod script;
+mod subscriber;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
+use super::hub::Hub;
+use super::model::Prepared;
+use script::{Accepted, ScriptError};
+
+/// How the Redis bus connects and is sized.
+#[derive(Clone)]
+pub struct RedisBusSettings {
+    /// `redis://` or `rediss://`, password and database included (never logged).
+    pub url: String,
+    /// Namespaces every key and channel, so deployments can share a Redis.
+    pub prefix: String,
+    /// Approximately how many events the stream keeps (XADD MAXLEN ~).
+    pub history: u64,
+    /// A second event with the same id within this window is a duplicate.
+    pub dedupe_window: Duration,
+    /// How many events a subscriber may have waiting before it is cut off.
+    pub subscriber_queue: usize,
+    /// How long [`RedisBus::connect`] waits for the first subscription before
+    /// it carries on unready (the gateway starts while Redis is down).
+    pub connect_wait: Duration,
+}
+
+impl std::fmt::Debug for RedisBusSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBusSettings")
+            .field("prefix", &self.prefix)
+            .field("history", &self.history)
+            .field("dedupe_window", &self.dedupe_window)
+            .field("subscriber_queue", &self.subscriber_queue)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bus cannot be set up from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisBusError {
+    #[error("REDIS_URL is not a usable Redis URL: {0}")]
+    Url(redis::RedisError),
+}
+
+/// The names of everything the bus keeps in Redis, under the prefix.
+#[derive(Debug)]
+pub(crate) struct Names {
+    /// `{prefix}:epoch`: the history's identity.
+    pub epoch: String,
+    /// `{prefix}:events`: the capped stream of accepted events.
+    pub stream: String,
+    /// `{prefix}:events`: the channel every replica subscribes to.
+    pub channel: String,
+    /// `{prefix}:seen:`: followed by an event id, the dedupe key.
+    seen: String,
+}
+
+impl Names {
+    fn new(prefix: &str) -> Self {
+        Names {
+            epoch: format!("{prefix}:epoch"),
+            stream: format!("{prefix}:events"),
+            channel: format!("{prefix}:events"),
+            seen: format!("{prefix}:seen:"),
+        }
+    }
+
+    fn seen(&self, id: &str) -> String {
+        format!("{}{id}", self.seen)
+    }
+}
+
+/// The Redis bus of one replica.
+pub struct RedisBus {
+    conn: ConnectionManager,
+    names: Arc<Names>,
+    history: u64,
+    dedupe_window_secs: u64,
+    hub: Arc<Hub>,
+    connected: Arc<AtomicBool>,
+    stop: CancellationToken,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("names", &self.names)
+            .field("history", &self.history)
+            .field("connected", &self.connected)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBus {
+    /// Sets up the bus and its subscription. Redis need not be reachable: the
+    /// bus then starts unready and connects as soon as Redis answers.
+    pub async fn connect(settings: RedisBusSettings) -> Result<Self, RedisBusError> {
+        let client = redis::Client::open(settings.url.as_str()).map_err(RedisBusError::Url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = client
+            .get_connection_manager_lazy(config)
+            .map_err(RedisBusError::Url)?;
+        let names = Arc::new(Names::new(&settings.prefix));
+        let hub = Arc::new(Hub::start(settings.subscriber_queue));
+        let connected = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
+        let (sessions, mut subscribed) = watch::channel(0);
+        tokio::spawn(
+            subscriber::Subscriber {
+                client,
+                conn: conn.clone(),
+                names: Arc::clone(&names),
+                hub: Arc::clone(&hub),
+                connected: Arc::clone(&connected),
+                sessions,
+                stop: stop.clone(),
+            }
+            .run(),
+        );
+        let first = subscribed.wait_for(|n| *n > 0);
+        if tokio::time::timeout(settings.connect_wait, first)
+            .await
+            .is_err()
+        {
+            tracing::warn!("Redis is unreachable; the event bus starts unready and keeps trying");
+        }
+        Ok(RedisBus {
+            conn,
+            names,
+            history: settings.history.max(1),
+            dedupe_window_secs: settings.dedupe_window.as_secs().max(1),
+            hub,
+            connected,
+            stop,
+        })
+    }
+
+    async fn accept(&self, event: Prepared) -> Result<Published, BusError> {
+        let mut conn = self.conn.clone();
+        let mut retried = false;
+        let result = loop {
+            let result = script::accept(
+                &mut conn,
+                &self.names,
+                self.history,
+                self.dedupe_window_secs,
+                &event,
+            )
+            .await;
+            // After Redis came back the first command on the old connection
+            // fails while the manager reconnects. Once more is safe: had the
+            // script run, the retry finds the id and reports a duplicate,
+            // which is still a 200.
+            match &result {
+                Err(ScriptError::Redis(error))
+                    if !retried && (error.is_connection_dropped() || error.is_io_error()) =>
+                {
+                    retried = true;
+                }
+                _ => break result,
+            }
+        };
+        let accepted = result.map_err(|error| BusError::Unavailable(error.to_string()))?;
+        Ok(match accepted {
+            Accepted::New(cursor) => Published::Accepted(cursor),
+            Accepted::Duplicate => Published::Duplicate,
+        })
+    }
+
+    async fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {
+        let mut conn = self.conn.clone();
+        let (after, events) = history::replay(&mut conn, &self.names, text).await?;
+        let epoch = after.epoch;
+        Ok(Replay {
+            after,
+            events: events
+                .into_iter()
+                .map(|(position, event)| {
+                    Arc::new(event.seal(super::cursor::Cursor { epoch, position }))
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl EventBus for RedisBus {
+    fn publish(&self, event: Prepared) -> BoxFuture<'_, Result<Published, BusError>> {
+        self.accept(event).boxed()
+    }
+
+    fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>> {
+        self.events_after(cursor).boxed()
+    }
+
+    fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    fn is_ready(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+}
