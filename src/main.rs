@@ -10,14 +10,14 @@ use conference_gateway::{app::Application, sandbox, telemetry};
 async fn main() -> ExitCode {
     let mut config = Config::load();
     if let Some(Command::Sandbox(args)) = config.command.take() {
-        telemetry::init(config.log_format);
+        let _telemetry = telemetry::init(config.log_format);
         return sandbox::run(config, args, shutdown_signal()).await;
     }
     if let Err(error) = config.validate(std::env::vars()) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    telemetry::init(config.log_format);
+    let _telemetry = telemetry::init(config.log_format);
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(error) => {

@@ -1,15 +1,100 @@
-//! Logging through `tracing`: readable lines by default, JSON for collectors.
+//! Logging through `tracing`: readable lines by default, JSON for collectors,
+//! and, with the `otlp` feature, spans exported over OTLP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 use crate::config::LogFormat;
 
+/// Keeps the span exporter alive; dropping it flushes what is buffered.
+#[must_use = "dropping the guard stops trace export"]
+pub struct TelemetryGuard {
+    #[cfg(feature = "otlp")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("warning: flushing traces failed: {error}");
+        }
+    }
+}
+
 /// Installs the global subscriber; the level comes from `RUST_LOG` (default `info`).
-pub fn init(format: LogFormat) {
+pub fn init(format: LogFormat) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+    let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(logs);
+
+    #[cfg(feature = "otlp")]
+    {
+        let (export, provider) = otlp::layer();
+        registry.with(export).with(filter).init();
+        TelemetryGuard { provider }
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        registry.with(filter).init();
+        TelemetryGuard {}
+    }
+}
+
+#[cfg(feature = "otlp")]
+mod otlp {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
+    use tracing_subscriber::Layer;
+
+    type Export = Option<
+        Box<
+            dyn Layer<
+                    tracing_subscriber::layer::Layered<
+                        Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>,
+                        tracing_subscriber::Registry,
+                    >,
+                > + Send
+                + Sync,
+        >,
+    >;
+
+    /// The OTLP export layer, when `OTEL_EXPORTER_OTLP_ENDPOINT` asks for one.
+    pub fn layer() -> (Export, Option<SdkTracerProvider>) {
+        if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
+            return (None, None);
+        }
+        let exporter = match opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+        {
+            Ok(exporter) => exporter,
+            Err(error) => {
+                eprintln!("warning: OTLP export disabled: {error}");
+                return (None, None);
+            }
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name("conference-gateway")
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("conference-gateway");
+        let layer = tracing_opentelemetry::layer().with_tracer(tracer).boxed();
+        (Some(layer), Some(provider))
     }
 }

@@ -58,16 +58,21 @@ impl TelnyxApi {
         let operation = self.catalog.operation(&Req::full_name()).ok_or_else(|| {
             GatewayError::Internal(format!("no Telnyx operation for {}", Req::full_name()))
         })?;
-        let trace = TraceContext::from_metadata(request.metadata());
+        #[cfg_attr(not(feature = "otlp"), expect(unused_mut))]
+        let mut trace = TraceContext::from_metadata(request.metadata());
         let caller = request.extensions().get::<Caller>().cloned();
         let caller = caller.as_ref().map_or("anonymous", Caller::name);
         let span = tracing::info_span!(
             "rpc",
             method = operation.short_name(),
             caller,
-            trace_id = %trace.trace_id,
-            span_id = %trace.span_id,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
         );
+        #[cfg(feature = "otlp")]
+        super::trace::link(&span, &mut trace);
+        span.record("trace_id", trace.trace_id.as_str());
+        span.record("span_id", trace.span_id.as_str());
         let outcome = self
             .execute(operation, request, &trace)
             .instrument(span)

@@ -41,6 +41,33 @@ impl TraceContext {
     }
 }
 
+/// Makes `span` the exported child of the caller's span, and takes the
+/// exported span's ids, so the `traceparent` sent to Telnyx names the span
+/// the collector receives.
+#[cfg(feature = "otlp")]
+pub fn link(span: &tracing::Span, trace: &mut TraceContext) {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let parent = trace
+        .parent_id
+        .as_deref()
+        .and_then(|id| SpanId::from_hex(id).ok());
+    if let (Ok(trace_id), Some(parent)) = (TraceId::from_hex(&trace.trace_id), parent) {
+        let flags = TraceFlags::new(u8::from_str_radix(&trace.flags, 16).unwrap_or(1));
+        let remote = SpanContext::new(trace_id, parent, flags, true, TraceState::default());
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
+    let context = span.context();
+    let own = context.span().span_context().clone();
+    if own.is_valid() {
+        trace.trace_id = format!("{:032x}", own.trace_id());
+        trace.span_id = format!("{:016x}", own.span_id());
+    }
+}
+
 /// Parses `00-<trace id>-<parent id>-<flags>` as W3C Trace Context level 1
 /// defines it; all-zero ids are invalid.
 fn parse(value: &str) -> Option<TraceContext> {
