@@ -33,6 +33,10 @@ pub struct Ingest {
     pub share_of_verify_per_core: f64,
     /// The gateway's CPU use during the run, in cores (1.0 = one core busy).
     pub gateway_cpu: f64,
+    /// `per_sec / gateway_cpu`: what one fully busy gateway core would accept
+    /// at the measured cost per webhook (derived; meaningful when the load
+    /// generator, not the gateway, is what limits `per_sec`).
+    pub per_busy_core_sec: f64,
 }
 
 pub async fn run(
@@ -95,6 +99,11 @@ pub async fn run(
         seconds: common::round3(seconds),
         share_of_verify_per_core: common::round3(per_sec / cores as f64 / verify_per_sec),
         gateway_cpu: common::round3(busy / seconds),
+        per_busy_core_sec: if busy > 0.0 {
+            (accepted as f64 / busy).round()
+        } else {
+            0.0
+        },
     })
 }
 

@@ -114,6 +114,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let bench_cpus = procs::Gateway::pin_bench_away(args.cores);
     let started = Instant::now();
     // First, while nothing else runs: the ceiling ingest is compared with.
     let verify_per_sec = verify::run(Duration::from_secs_f64(args.verify_secs)).round();
@@ -122,6 +123,7 @@ fn main() -> ExitCode {
         .build()
         .expect("a Tokio runtime");
     let mut report = runtime.block_on(run(&args, binary, verify_per_sec));
+    report.machine = Machine::read(procs::Gateway::pinning_available(), bench_cpus);
     report.seconds = common::round3(started.elapsed().as_secs_f64());
     if args.json {
         println!(
@@ -179,7 +181,7 @@ async fn run(args: &Args, binary: PathBuf, verify_per_sec: f64) -> Report {
     });
 
     let mut report = Report {
-        machine: Machine::read(false),
+        machine: Machine::read(false, None),
         verify_per_sec,
         ingest: Pair::new(),
         delivery: Pair::new(),
@@ -269,6 +271,5 @@ async fn run(args: &Args, binary: PathBuf, verify_per_sec: f64) -> Report {
         let result = unary::run(&memory, upstream, &settings).await;
         report.unary = note("unary", result, &mut report.skipped, "unary");
     }
-    report.machine = Machine::read(procs::Gateway::pinning_available());
     report
 }

@@ -33,6 +33,15 @@ impl std::fmt::Display for StartError {
     }
 }
 
+/// The machine's cores, whatever this process is pinned to.
+pub fn machine_cores() -> usize {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .map(|info| info.lines().filter(|l| l.starts_with("processor")).count())
+        .ok()
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// A free loopback port (bound, read, released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -114,7 +123,7 @@ impl Gateway {
         let public = STANDARD.encode(key.verifying_key().as_bytes());
         let grpc_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let http_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let machine = machine_cores();
         let cores = spec.cores.clamp(1, machine);
         let pinned = taskset_available();
         let mut command = if pinned {
@@ -201,6 +210,25 @@ impl Gateway {
         let utime: f64 = fields.get(11)?.parse().ok()?;
         let stime: f64 = fields.get(12)?.parse().ok()?;
         Some((utime + stime) / 100.0)
+    }
+
+    /// Keeps the bench itself (load generators, subscribers, upstream) off
+    /// the gateway's cores, so the two do not take each other's CPU. Call
+    /// before any thread starts: threads inherit the affinity. Returns the
+    /// bench's cores, when it could be pinned.
+    pub fn pin_bench_away(gateway_cores: usize) -> Option<String> {
+        let machine = machine_cores();
+        if machine <= gateway_cores || !taskset_available() {
+            return None;
+        }
+        let cpus = format!("{gateway_cores}-{}", machine - 1);
+        Command::new("taskset")
+            .args(["-p", "-c", &cpus, &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+            .then_some(cpus)
     }
 
     /// Whether gateways are pinned to their cores (taskset is there).

@@ -33,6 +33,8 @@ pub struct Machine {
     pub memory_bytes: u64,
     /// Whether the gateway was pinned to its cores with taskset.
     pub gateway_pinned: bool,
+    /// The CPUs the bench itself ran on, when kept off the gateway's.
+    pub bench_cpus: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,7 +51,7 @@ pub struct Report {
 }
 
 impl Machine {
-    pub fn read(gateway_pinned: bool) -> Machine {
+    pub fn read(gateway_pinned: bool, bench_cpus: Option<String>) -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -65,10 +67,11 @@ impl Machine {
             .and_then(|kib| kib.parse::<u64>().ok())
             .map_or(0, |kib| kib * 1024);
         Machine {
-            nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            nproc: crate::procs::machine_cores(),
             cpu,
             memory_bytes,
             gateway_pinned,
+            bench_cpus,
         }
     }
 }
@@ -89,7 +92,7 @@ pub fn table(report: &Report) -> String {
     row(
         "machine",
         format!(
-            "{} cores, {}, {:.1} GiB{}",
+            "{} cores, {}, {:.1} GiB{}{}",
             m.nproc,
             m.cpu,
             m.memory_bytes as f64 / (1u64 << 30) as f64,
@@ -97,7 +100,10 @@ pub fn table(report: &Report) -> String {
                 ", gateway pinned with taskset"
             } else {
                 ""
-            }
+            },
+            m.bench_cpus
+                .as_ref()
+                .map_or(String::new(), |cpus| format!(", bench on CPUs {cpus}"))
         ),
     );
     row(
@@ -115,10 +121,11 @@ pub fn table(report: &Report) -> String {
             &format!("ingest.{bus}"),
             opt(value, report.ingest.skipped.get(bus), |i| {
                 format!(
-                    "{:.0}/s on {} core(s) (busy {:.2}) = {:.0}% of verify/core, 200 p50 {:.3} ms p99 {:.3} ms, {} refused",
+                    "{:.0}/s on {} core(s) (busy {:.2}; {:.0}/s per busy core) = {:.0}% of verify/core, 200 p50 {:.3} ms p99 {:.3} ms, {} refused",
                     i.per_sec,
                     i.cores,
                     i.gateway_cpu,
+                    i.per_busy_core_sec,
                     i.share_of_verify_per_core * 100.0,
                     i.p50_ms,
                     i.p99_ms,
