@@ -30,7 +30,7 @@ const OPEN_PREFIXES: [&str; 3] = [
 /// concurrent calls (they have their own bounds).
 const STREAM_PREFIXES: [&str; 1] = ["/conference_gateway.v1.EventService/"];
 
-/// Builds [`Guard`]s around the server's services.
+/// Builds a `Guard` around the server's services.
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
     auth: Authenticator,

@@ -4,8 +4,8 @@
 //! Telnyx method and path, and each field its wire name and whether it is
 //! required, as options in the proto files. [`Catalog`] reads those options
 //! once; from then on one generic path validates a request, builds the REST
-//! call ([`request`]), and reads the answer back ([`response`]), with one JSON
-//! codec for all messages ([`json`]) and AIP-158 paging ([`paging`]).
+//! call (`request`), and reads the answer back (`response`), with one JSON
+//! codec for all messages (`json`) and AIP-158 paging (`paging`).
 
 mod catalog;
 mod json;

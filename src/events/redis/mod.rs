@@ -1,13 +1,13 @@
 //! The Redis bus: one history and one order of events for every replica of a
 //! deployment.
 //!
-//! - [`script`]: accepting an event is one Lua script (dedupe, XADD to a capped
+//! - `script`: accepting an event is one Lua script (dedupe, XADD to a capped
 //!   stream, PUBLISH), atomic and durable before the webhook's 200.
-//! - [`subscriber`]: one pub/sub subscription per replica feeds the local hub,
+//! - `subscriber`: one pub/sub subscription per replica feeds the local hub,
 //!   catching up from the stream after every reconnection.
-//! - [`history`]: XRANGE reads for resuming subscribers and catch-up.
-//! - [`epoch`]: the history's identity, kept in Redis, in every cursor.
-//! - [`record`]: how an event is framed in the stream and on the channel.
+//! - `history`: XRANGE reads for resuming subscribers and catch-up.
+//! - `epoch`: the history's identity, kept in Redis, in every cursor.
+//! - `record`: how an event is framed in the stream and on the channel.
 //!
 //! A cursor is the epoch and the stream id (`ms-seq`), so a cursor from any
 //! replica is served by every other. While Redis is unreachable publishing
