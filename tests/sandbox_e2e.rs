@@ -13,16 +13,16 @@ use std::time::Duration;
 
 use conference_gateway::config::{Command, Config};
 use conference_gateway::proto::v1::{
-    CreateConferenceRequest, DialRequest, EnqueueCallRequest, Event, JoinConferenceRequest,
-    LeaveConferenceRequest, LeaveQueueRequest, ListConferencesRequest, ListParticipantsRequest,
-    ListQueueCallsRequest, MuteParticipantsRequest, SpeakRequest, StartRecordingRequest,
-    StopRecordingRequest, SubscribeRequest, call_service_client::CallServiceClient, conference,
+    CreateConferenceRequest, DialRequest, Event, JoinConferenceRequest, LeaveConferenceRequest,
+    LeaveQueueRequest, ListConferencesRequest, ListParticipantsRequest, MuteParticipantsRequest,
+    SpeakRequest, StartRecordingRequest, StopRecordingRequest, SubscribeRequest,
+    call_service_client::CallServiceClient, conference,
     conference_service_client::ConferenceServiceClient, event_service_client::EventServiceClient,
     participant, queue_service_client::QueueServiceClient, start_recording_request,
 };
 use conference_gateway::sandbox::Sandbox;
 use serde_json::Value;
-use support::{AuthedChannel, BearerToken};
+use support::{AuthedChannel, BearerToken, enqueue_all, queue_positions};
 use tokio::sync::oneshot;
 use tonic::Streaming;
 use tonic::service::interceptor::InterceptedService;
@@ -413,32 +413,9 @@ async fn a_queue_reports_positions_and_who_left() {
     let first = sandbox.answered_call(&mut answers).await;
     let second = sandbox.answered_call(&mut answers).await;
     let mut queues = sandbox.queues();
-    for call in [&first, &second] {
-        queues
-            .enqueue_call(EnqueueCallRequest {
-                call_control_id: call.clone(),
-                queue_name: "support".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    let waiting = async |queues: &mut QueueServiceClient<AuthedChannel>| {
-        queues
-            .list_queue_calls(ListQueueCallsRequest {
-                queue_name: "support".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .queue_calls
-            .into_iter()
-            .map(|c| (c.call_control_id, c.queue_position))
-            .collect::<Vec<_>>()
-    };
+    enqueue_all(&mut queues, "support", &[&first, &second]).await;
     assert_eq!(
-        waiting(&mut queues).await,
+        queue_positions(&mut queues, "support").await,
         [(first.clone(), Some(1)), (second.clone(), Some(2))]
     );
     queues
@@ -460,7 +437,10 @@ async fn a_queue_reports_positions_and_who_left() {
     let left: Value = serde_json::from_str(&queue_events.seen[2].json).unwrap();
     assert_eq!(left["payload"]["reason"], "leave");
     assert!(queue_events.seen.iter().all(|e| e.payload.is_some()));
-    assert_eq!(waiting(&mut queues).await, [(second.clone(), Some(1))]);
+    assert_eq!(
+        queue_positions(&mut queues, "support").await,
+        [(second.clone(), Some(1))]
+    );
     sandbox.stop().await;
 }
 

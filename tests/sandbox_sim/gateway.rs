@@ -1,17 +1,15 @@
 //! The gateway's control path through the simulator: real RPCs, real REST,
 //! and the state the list RPCs report afterwards.
 
-use crate::support::AuthedChannel;
 use conference_gateway::proto::v1::{
-    CreateConferenceRequest, DialRequest, EnqueueCallRequest, HangupRequest, JoinConferenceRequest,
-    ListParticipantsRequest, ListQueueCallsRequest, list_participants_request,
-    queue_service_client::QueueServiceClient,
+    CreateConferenceRequest, DialRequest, HangupRequest, JoinConferenceRequest,
+    ListParticipantsRequest, list_participants_request,
 };
 use conference_gateway::sandbox::Chaos;
 use tonic::Code;
 
 use crate::harness::{CALLEE, CALLER, Sandbox};
-use crate::support::TestGateway;
+use crate::support::{TestGateway, enqueue_all, queue_positions};
 
 #[tokio::test]
 async fn control_rpcs_act_on_the_simulated_account() {
@@ -103,32 +101,9 @@ async fn control_rpcs_act_on_the_simulated_account() {
         .into_inner();
     assert_eq!(muted.participants.len(), 1);
 
-    for call in [&first, &second] {
-        queues
-            .enqueue_call(EnqueueCallRequest {
-                call_control_id: call.clone(),
-                queue_name: "support".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    let list_queue = async |queues: &mut QueueServiceClient<AuthedChannel>| {
-        queues
-            .list_queue_calls(ListQueueCallsRequest {
-                queue_name: "support".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .queue_calls
-            .into_iter()
-            .map(|c| (c.call_control_id, c.queue_position))
-            .collect::<Vec<_>>()
-    };
+    enqueue_all(&mut queues, "support", &[&first, &second]).await;
     assert_eq!(
-        list_queue(&mut queues).await,
+        queue_positions(&mut queues, "support").await,
         [(first.clone(), Some(1)), (second.clone(), Some(2))]
     );
 
@@ -140,7 +115,10 @@ async fn control_rpcs_act_on_the_simulated_account() {
     let status = calls.hangup(hangup()).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert!(status.message().contains("90018"), "{}", status.message());
-    assert_eq!(list_queue(&mut queues).await, [(second.clone(), Some(1))]);
+    assert_eq!(
+        queue_positions(&mut queues, "support").await,
+        [(second.clone(), Some(1))]
+    );
 
     gateway.stop().await;
     hooks.assert_all_valid();

@@ -481,3 +481,40 @@ impl TestGateway {
             .await;
     }
 }
+
+/// Puts each call into `queue`, in order, through the gateway.
+pub async fn enqueue_all(
+    queues: &mut QueueServiceClient<AuthedChannel>,
+    queue: &str,
+    calls: &[&String],
+) {
+    for call in calls {
+        queues
+            .enqueue_call(conference_gateway::proto::v1::EnqueueCallRequest {
+                call_control_id: (*call).clone(),
+                queue_name: queue.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("the call is enqueued");
+    }
+}
+
+/// Who waits in `queue`, and at which position, as ListQueueCalls reports it.
+pub async fn queue_positions(
+    queues: &mut QueueServiceClient<AuthedChannel>,
+    queue: &str,
+) -> Vec<(String, Option<i32>)> {
+    queues
+        .list_queue_calls(conference_gateway::proto::v1::ListQueueCallsRequest {
+            queue_name: queue.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the queue is listed")
+        .into_inner()
+        .queue_calls
+        .into_iter()
+        .map(|c| (c.call_control_id, c.queue_position))
+        .collect()
+}
