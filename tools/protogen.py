@@ -27,7 +27,7 @@ Usage, from the repository root:
     python3 tools/protogen.py --spec PATH     # use another copy of the spec
 
 The spec is looked up in `--spec`, then `$TELNYX_OPENAPI_SPEC`, then the copy
-vendored in `tests/fixtures/telnyx-openapi.yaml` (the same file the conformance
+vendored in `spec/telnyx-openapi.yaml` (the same file the conformance
 tests check every request against). The output is
 deterministic: the same spec always gives byte-identical files. Do not edit the
 generated files by hand; change the tables below instead (RPC names, renames,
@@ -63,7 +63,7 @@ The generator asserts, among other things, that every operation of the spec has
 exactly one RPC, that every request-body and query property of every operation
 is present in the corresponding request message, and that the webhook events
 and payload fields listed in Telnyx's reference pages (vendored in
-`tests/fixtures/telnyx-docs/`) are exactly the events and a subset of the fields
+`spec/telnyx-docs/`) are exactly the events and a subset of the fields
 generated from the spec.
 """
 
@@ -81,8 +81,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "proto" / "conference_gateway" / "v1"
-DEFAULT_SPEC = REPO / "tests" / "fixtures" / "telnyx-openapi.yaml"
-DEFAULT_DOCS = REPO / "tests" / "fixtures" / "telnyx-docs"
+DEFAULT_SPEC = REPO / "spec" / "telnyx-openapi.yaml"
+DEFAULT_DOCS = REPO / "spec" / "telnyx-docs"
 DOC_PAGES = ["conferencing-and-queues.md", "call-control.md"]
 PACKAGE = "conference_gateway.v1"
 IMPORT_PREFIX = "conference_gateway/v1/"

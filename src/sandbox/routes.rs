@@ -268,7 +268,7 @@ mod tests {
     fn serves_exactly_the_operations_of_the_spec() {
         let spec = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/telnyx-openapi.yaml"
+            "/spec/telnyx-openapi.yaml"
         ))
         .unwrap();
         let spec: Value = serde_norway::from_str(&spec).unwrap();

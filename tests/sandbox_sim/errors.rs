@@ -224,7 +224,7 @@ async fn garbage_never_takes_the_simulator_down() {
     let spec: Value = serde_norway::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/telnyx-openapi.yaml"
+            "/spec/telnyx-openapi.yaml"
         ))
         .unwrap(),
     )

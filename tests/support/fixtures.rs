@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use super::spec;
 
 const DOCS: [&str; 2] = [
-    include_str!("../fixtures/telnyx-docs/conferencing-and-queues.md"),
-    include_str!("../fixtures/telnyx-docs/call-control.md"),
+    include_str!("../../spec/telnyx-docs/conferencing-and-queues.md"),
+    include_str!("../../spec/telnyx-docs/call-control.md"),
 ];
 
 /// A webhook event of one type.

@@ -1,6 +1,6 @@
 //! Mechanical conformance to Telnyx's published contract: every request the
 //! gateway sends is checked against `openapi-subset.yaml` (vendored in
-//! `tests/fixtures/telnyx-openapi.yaml`) with a JSON Schema validator.
+//! `spec/telnyx-openapi.yaml`) with a JSON Schema validator.
 //!
 //! The check is stricter than the spec on one point, on purpose: objects that
 //! declare `properties` are closed (`unevaluatedProperties: false`), so a field
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 const SPEC_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/telnyx-openapi.yaml"
+    "/spec/telnyx-openapi.yaml"
 );
 
 static SPEC: LazyLock<Value> = LazyLock::new(|| {
