@@ -1,0 +1,171 @@
+//! The replica's one subscription: Redis's channel in, the local hub out.
+//!
+//! Redis pub/sub delivers at most once: a message published while the
+//! connection is down is gone. So the subscription remembers the stream id of
+//! the last event it fed, and every time it (re)subscribes it first reads the
+//! stream after that id (XRANGE), feeding what it missed, then carries on with
+//! the channel, skipping anything at or before what it already fed. The hub
+//! therefore gets every accepted event once, in stream-id order, across any
+//! number of drops; subscribers' streams stay open through them.
+//!
+//! Reconnection is this task's own loop, with capped exponential backoff, so a
+//! Redis outage needs no restart. A PING on the subscribed connection notices
+//! a silently dead peer; while the subscription is down the replica reports
+//! itself not ready.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::Names;
+use super::{epoch, history, record};
+use crate::cursor::{Cursor, Position};
+use crate::hub::Hub;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// Why a subscription session ended.
+#[derive(Debug, thiserror::Error)]
+enum Dropped {
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error("timed out talking to Redis")]
+    Timeout,
+    #[error("the subscription connection closed")]
+    Closed,
+    #[error("the event hub stopped")]
+    HubStopped,
+}
+
+/// Everything the subscription task needs.
+pub(super) struct Subscriber {
+    pub client: redis::Client,
+    pub conn: ConnectionManager,
+    pub names: Arc<Names>,
+    pub hub: Arc<Hub>,
+    /// Whether the subscription is up: the bus's readiness.
+    pub connected: Arc<AtomicBool>,
+    /// Bumped at every successful (re)subscription, for whoever waits for one.
+    pub sessions: watch::Sender<u64>,
+    pub stop: CancellationToken,
+}
+
+impl Subscriber {
+    /// Runs until `stop` is cancelled.
+    pub async fn run(mut self) {
+        // The stream id of the last event fed; `None` until the first
+        // session, which starts live from the stream's newest entry.
+        let mut last: Option<Position> = None;
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let stop = self.stop.clone();
+            let ended = tokio::select! {
+                () = stop.cancelled() => return,
+                ended = self.session(&mut last, &mut backoff) => match ended {
+                    Err(dropped) => dropped,
+                    Ok(never) => match never {},
+                },
+            };
+            if self.connected.swap(false, Ordering::AcqRel) {
+                tracing::warn!(error = %ended, "event bus subscription to Redis lost; reconnecting");
+            } else {
+                tracing::debug!(error = %ended, retry_in = ?backoff, "Redis still unreachable");
+            }
+            if matches!(ended, Dropped::HubStopped) {
+                return;
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One connection: subscribe, catch up, then relay until it drops.
+    async fn session(
+        &mut self,
+        last: &mut Option<Position>,
+        backoff: &mut Duration,
+    ) -> Result<std::convert::Infallible, Dropped> {
+        if last.is_none() {
+            // The first subscription starts live: from the newest entry,
+            // read before subscribing, so whatever is accepted while the
+            // subscription is set up is caught up below rather than skipped.
+            *last = Some(history::newest(&mut self.conn, &self.names).await?);
+        }
+        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| Dropped::Timeout)??;
+        let (mut sink, mut messages) = pubsub.split();
+        tokio::time::timeout(CONNECT_TIMEOUT, sink.subscribe(&self.names.channel))
+            .await
+            .map_err(|_| Dropped::Timeout)??;
+        // Subscribed: from here every new event is on the channel, so the
+        // stream read below leaves no gap behind it.
+        let epoch = epoch::ensure(&mut self.conn, &self.names.epoch).await?;
+        if let Some(mut after) = *last {
+            loop {
+                let page = history::page_after(&mut self.conn, &self.names, after).await?;
+                for (position, event) in page.events {
+                    self.feed(event.seal(Cursor { epoch, position })).await?;
+                    *last = Some(position);
+                    after = position;
+                }
+                if !page.full {
+                    break;
+                }
+            }
+        }
+        self.connected.store(true, Ordering::Release);
+        self.sessions.send_modify(|n| *n += 1);
+        *backoff = MIN_BACKOFF;
+        tracing::info!(channel = %self.names.channel, "event bus subscribed to Redis");
+
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else { return Err(Dropped::Closed) };
+                    let (epoch, position, bytes) = match record::split_message(message.get_payload_bytes()) {
+                        Ok(parts) => parts,
+                        Err(error) => {
+                            tracing::error!(%error, "skipping a message on the event channel");
+                            continue;
+                        }
+                    };
+                    if last.is_some_and(|seen| position <= seen) {
+                        continue;
+                    }
+                    match record::decode(bytes) {
+                        Ok(event) => self.feed(event.seal(Cursor { epoch, position })).await?,
+                        Err(error) => tracing::error!(%error, "skipping an event on the event channel"),
+                    }
+                    *last = Some(position);
+                }
+                _ = ping.tick() => {
+                    tokio::time::timeout(CONNECT_TIMEOUT, sink.ping::<redis::Value>())
+                        .await
+                        .map_err(|_| Dropped::Timeout)??;
+                }
+            }
+        }
+    }
+
+    async fn feed(&self, event: crate::model::Event) -> Result<(), Dropped> {
+        self.hub
+            .feed()
+            .send(Arc::new(event))
+            .await
+            .map_err(|_| Dropped::HubStopped)
+    }
+}

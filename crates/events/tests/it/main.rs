@@ -1,0 +1,431 @@
+//! What every event bus must do, as one suite run against each implementation.
+//!
+//! The suite is written against the `EventBus` trait and the stream built on
+//! it, never against one bus: each bus adds one line at the bottom, with a
+//! factory that maps [`Sizes`] onto its own settings, and must pass every test
+//! unchanged. The Redis bus runs against a real `redis-server` the suite starts.
+
+// The crate under test, by the name its dependents use.
+extern crate conference_gateway_events as events;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use events::{
+    Cursor, Envelope, EventBus, Filter, MemoryBus, MemoryBusSettings, Published, RedisBus,
+    RedisBusSettings, ReplayError, converter,
+    hub::Lost,
+    stream::{self, EventStream},
+};
+use futures::future::BoxFuture;
+use serde_json::json;
+
+/// The sizes a test asks of the bus.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub dedupe_window: Duration,
+    pub history: usize,
+    pub subscriber_queue: usize,
+}
+
+impl Default for Sizes {
+    fn default() -> Self {
+        Sizes {
+            dedupe_window: Duration::from_secs(900),
+            history: 10_000,
+            subscriber_queue: 1024,
+        }
+    }
+}
+
+/// Builds a fresh, empty bus.
+pub type Factory = fn(Sizes) -> BoxFuture<'static, Arc<dyn EventBus>>;
+
+fn memory_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
+    Box::pin(async move {
+        Arc::new(MemoryBus::new(MemoryBusSettings {
+            dedupe_window: sizes.dedupe_window,
+            history: sizes.history,
+            subscriber_queue: sizes.subscriber_queue,
+        })) as Arc<dyn EventBus>
+    })
+}
+
+/// One redis-server for the whole suite; each bus gets keys of its own under
+/// a fresh prefix, so tests running in parallel never see each other's events.
+fn redis_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
+    static SERVER: OnceLock<testkit::redis::RedisServer> = OnceLock::new();
+    let url = SERVER.get_or_init(testkit::redis::RedisServer::start).url();
+    Box::pin(async move {
+        let bus = RedisBus::connect(RedisBusSettings {
+            url,
+            prefix: format!("conformance-{:x}", fastrand::u64(..)),
+            history: sizes.history as u64,
+            dedupe_window: sizes.dedupe_window,
+            subscriber_queue: sizes.subscriber_queue,
+            connect_wait: Duration::from_secs(10),
+        })
+        .await
+        .expect("the Redis bus sets up");
+        assert!(bus.is_ready(), "the Redis bus subscribed within 10 s");
+        Arc::new(bus) as Arc<dyn EventBus>
+    })
+}
+
+/// Publishes an event with this id, type and conference.
+async fn publish(bus: &dyn EventBus, id: &str, event_type: &str, conference: &str) -> Published {
+    let data = json!({
+        "record_type": "event",
+        "id": id,
+        "event_type": event_type,
+        "occurred_at": "2024-05-01T12:00:00Z",
+        "payload": {"conference_id": conference, "call_control_id": format!("call-{id}")},
+    });
+    let envelope = Envelope {
+        id: id.to_owned(),
+        event_type: event_type.to_owned(),
+        json: data.to_string(),
+        data,
+    };
+    bus.publish(converter().prepare(envelope))
+        .await
+        .expect("the bus accepts")
+}
+
+async fn accepted(bus: &dyn EventBus, id: &str) -> Cursor {
+    match publish(bus, id, "conference.participant.joined", "conf-a").await {
+        Published::Accepted(cursor) => cursor,
+        Published::Duplicate => panic!("{id} was taken for a duplicate"),
+    }
+}
+
+async fn open(bus: &dyn EventBus, resume_after: Option<&str>) -> EventStream {
+    stream::open(bus, Filter::default(), resume_after)
+        .await
+        .expect("the stream opens")
+}
+
+/// The next event's id; fails after five seconds.
+async fn next_id(stream: &mut EventStream) -> String {
+    tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream carries on")
+        .id
+        .clone()
+}
+
+async fn assert_quiet(stream: &mut EventStream) {
+    if let Ok(next) = tokio::time::timeout(Duration::from_millis(200), stream.next()).await {
+        panic!("expected nothing, got {next:?}");
+    }
+}
+
+/// Waits up to five seconds for `condition`: shards dispatch independently,
+/// so one subscriber's shard may be a moment behind another's.
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within 5 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn ids(range: std::ops::RangeInclusive<usize>) -> Vec<String> {
+    range.map(|i| format!("e{i}")).collect()
+}
+
+pub async fn delivers_in_acceptance_order_to_every_subscriber(factory: Factory) {
+    let bus = factory(Sizes::default()).await;
+    let mut first = open(bus.as_ref(), None).await;
+    let mut second = open(bus.as_ref(), None).await;
+    let publishers: Vec<_> = (0..8)
+        .map(|p| {
+            let bus = Arc::clone(&bus);
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    accepted(bus.as_ref(), &format!("p{p}-{i}")).await;
+                }
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher.await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut last = None;
+    for _ in 0..400 {
+        let event = first.next().await.unwrap();
+        assert!(
+            last < Some(event.cursor.position),
+            "positions increase in delivery order"
+        );
+        last = Some(event.cursor.position);
+        assert_eq!(next_id(&mut second).await, event.id, "both see one order");
+        seen.push(event.id.clone());
+    }
+    // Each publisher's own events stay in the order it published them.
+    for p in 0..8 {
+        let own: Vec<_> = seen
+            .iter()
+            .filter(|id| id.starts_with(&format!("p{p}-")))
+            .cloned()
+            .collect();
+        let expected: Vec<_> = (0..50).map(|i| format!("p{p}-{i}")).collect();
+        assert_eq!(own, expected);
+    }
+    assert_quiet(&mut first).await;
+}
+
+pub async fn dedupes_an_id_within_the_window(factory: Factory) {
+    let bus = factory(Sizes::default()).await;
+    let mut stream = open(bus.as_ref(), None).await;
+    let kinds = [
+        publish(bus.as_ref(), "same", "call.hangup", "").await,
+        publish(bus.as_ref(), "same", "call.hangup", "").await,
+        publish(bus.as_ref(), "same", "call.hangup", "").await,
+    ];
+    assert!(matches!(kinds[0], Published::Accepted(_)));
+    assert_eq!(kinds[1..], [Published::Duplicate, Published::Duplicate]);
+    assert_eq!(next_id(&mut stream).await, "same");
+    assert_quiet(&mut stream).await;
+}
+
+pub async fn accepts_an_id_again_after_the_window(factory: Factory) {
+    let bus = factory(Sizes {
+        dedupe_window: Duration::from_secs(1),
+        ..Sizes::default()
+    })
+    .await;
+    accepted(bus.as_ref(), "again").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    accepted(bus.as_ref(), "again").await;
+}
+
+pub async fn resumes_with_no_gap_and_no_repeat_at_the_seam(factory: Factory) {
+    let bus = factory(Sizes::default()).await;
+    let mut cursors = Vec::new();
+    for i in 1..=100 {
+        cursors.push(accepted(bus.as_ref(), &format!("e{i}")).await);
+    }
+    // Events keep arriving while the subscriber resumes from e30.
+    let publisher = {
+        let bus = Arc::clone(&bus);
+        tokio::spawn(async move {
+            for i in 101..=300 {
+                accepted(bus.as_ref(), &format!("e{i}")).await;
+                if i % 20 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut stream = open(bus.as_ref(), Some(&cursors[29].to_string())).await;
+    let mut received = Vec::new();
+    for _ in 31..=300 {
+        received.push(next_id(&mut stream).await);
+    }
+    publisher.await.unwrap();
+    assert_eq!(received, ids(31..=300));
+    assert_quiet(&mut stream).await;
+}
+
+pub async fn resuming_from_the_newest_event_continues_live(factory: Factory) {
+    let bus = factory(Sizes::default()).await;
+    accepted(bus.as_ref(), "e1").await;
+    let newest = accepted(bus.as_ref(), "e2").await;
+    let mut stream = open(bus.as_ref(), Some(&newest.to_string())).await;
+    accepted(bus.as_ref(), "e3").await;
+    assert_eq!(next_id(&mut stream).await, "e3");
+    assert_quiet(&mut stream).await;
+}
+
+pub async fn refuses_cursors_it_cannot_serve(factory: Factory) {
+    let bus = factory(Sizes {
+        history: 5,
+        ..Sizes::default()
+    })
+    .await;
+    let first = accepted(bus.as_ref(), "e1").await;
+    let mut newest = first;
+    for i in 2..=250 {
+        newest = accepted(bus.as_ref(), &format!("e{i}")).await;
+    }
+    let refusal = |cursor: String| {
+        let bus = Arc::clone(&bus);
+        async move {
+            stream::open(bus.as_ref(), Filter::default(), Some(&cursor))
+                .await
+                .expect_err("the cursor is refused")
+        }
+    };
+    assert!(matches!(
+        refusal(first.to_string()).await,
+        ReplayError::Expired(_)
+    ));
+    assert!(matches!(
+        refusal("not-a-cursor".into()).await,
+        ReplayError::Malformed(_)
+    ));
+    let other_history = Cursor {
+        epoch: newest.epoch ^ 1,
+        ..newest
+    };
+    assert!(matches!(
+        refusal(other_history.to_string()).await,
+        ReplayError::OtherEpoch(_)
+    ));
+    let mut ahead = newest;
+    ahead.position.major += 1_000;
+    assert!(matches!(
+        refusal(ahead.to_string()).await,
+        ReplayError::Unknown(_)
+    ));
+    // A refused stream holds nothing.
+    assert_eq!(bus.hub().subscriber_count(), 0);
+}
+
+pub async fn cuts_off_a_slow_subscriber_with_a_cursor_to_resume_from(factory: Factory) {
+    let bus = factory(Sizes {
+        subscriber_queue: 4,
+        ..Sizes::default()
+    })
+    .await;
+    let mut slow = open(bus.as_ref(), None).await;
+    let mut fast = open(bus.as_ref(), None).await;
+    for i in 1..=20 {
+        accepted(bus.as_ref(), &format!("e{i}")).await;
+        // The fast subscriber keeps up.
+        assert_eq!(next_id(&mut fast).await, format!("e{i}"));
+    }
+    eventually("the slow one is dropped", || {
+        bus.hub().subscriber_count() == 1
+    })
+    .await;
+    let mut got = Vec::new();
+    let ended = loop {
+        match slow.next().await {
+            Ok(event) => got.push(event.id.clone()),
+            Err(ended) => break ended,
+        }
+    };
+    assert_eq!(ended.why, Lost::Overflowed);
+    assert_eq!(got, ids(1..=4), "what was queued is delivered first");
+    let last = ended.last.expect("a cursor to resume from");
+    let mut resumed = open(bus.as_ref(), Some(&last.to_string())).await;
+    let mut rest = Vec::new();
+    for _ in 5..=20 {
+        rest.push(next_id(&mut resumed).await);
+    }
+    assert_eq!(rest, ids(5..=20));
+}
+
+pub async fn frees_a_subscriber_that_goes_away(factory: Factory) {
+    let bus = factory(Sizes::default()).await;
+    let first = open(bus.as_ref(), None).await;
+    let filtered = stream::open(
+        bus.as_ref(),
+        Filter::new(&[], "conf-a", "", "").unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bus.hub().subscriber_count(), 2);
+    drop(first);
+    drop(filtered);
+    assert_eq!(bus.hub().subscriber_count(), 0);
+    // Publishing to nobody is fine.
+    accepted(bus.as_ref(), "e1").await;
+}
+
+pub async fn filters_live_and_replayed_events(factory: Factory) {
+    let bus = factory(Sizes::default()).await;
+    let only_b = || Filter::new(&["conference.*".into()], "conf-b", "", "").unwrap();
+    let mut live = stream::open(bus.as_ref(), only_b(), None).await.unwrap();
+    let mut everything = open(bus.as_ref(), None).await;
+    let start = accepted(bus.as_ref(), "e0").await;
+    assert_eq!(next_id(&mut everything).await, "e0");
+    for (i, (kind, conference)) in [
+        ("conference.participant.joined", "conf-a"),
+        ("conference.participant.joined", "conf-b"),
+        ("call.hangup", "conf-b"),
+        ("conference.ended", "conf-b"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        publish(bus.as_ref(), &format!("e{}", i + 1), kind, conference).await;
+    }
+    assert_eq!(next_id(&mut live).await, "e2");
+    assert_eq!(next_id(&mut live).await, "e4");
+    assert_quiet(&mut live).await;
+    for i in 1..=4 {
+        assert_eq!(next_id(&mut everything).await, format!("e{i}"));
+    }
+    let mut replayed = stream::open(bus.as_ref(), only_b(), Some(&start.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next_id(&mut replayed).await, "e2");
+    assert_eq!(next_id(&mut replayed).await, "e4");
+    assert_quiet(&mut replayed).await;
+}
+
+/// Instantiates the suite for one bus.
+macro_rules! conformance {
+    ($name:ident, $factory:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn delivers_in_acceptance_order_to_every_subscriber() {
+                super::delivers_in_acceptance_order_to_every_subscriber($factory).await;
+            }
+
+            #[tokio::test]
+            async fn dedupes_an_id_within_the_window() {
+                super::dedupes_an_id_within_the_window($factory).await;
+            }
+
+            #[tokio::test]
+            async fn accepts_an_id_again_after_the_window() {
+                super::accepts_an_id_again_after_the_window($factory).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn resumes_with_no_gap_and_no_repeat_at_the_seam() {
+                super::resumes_with_no_gap_and_no_repeat_at_the_seam($factory).await;
+            }
+
+            #[tokio::test]
+            async fn resuming_from_the_newest_event_continues_live() {
+                super::resuming_from_the_newest_event_continues_live($factory).await;
+            }
+
+            #[tokio::test]
+            async fn refuses_cursors_it_cannot_serve() {
+                super::refuses_cursors_it_cannot_serve($factory).await;
+            }
+
+            #[tokio::test]
+            async fn cuts_off_a_slow_subscriber_with_a_cursor_to_resume_from() {
+                super::cuts_off_a_slow_subscriber_with_a_cursor_to_resume_from($factory).await;
+            }
+
+            #[tokio::test]
+            async fn frees_a_subscriber_that_goes_away() {
+                super::frees_a_subscriber_that_goes_away($factory).await;
+            }
+
+            #[tokio::test]
+            async fn filters_live_and_replayed_events() {
+                super::filters_live_and_replayed_events($factory).await;
+            }
+        }
+    };
+}
+
+conformance!(memory, memory_bus);
+conformance!(redis, redis_bus);

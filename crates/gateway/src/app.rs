@@ -1,0 +1,328 @@
+//! Builds the listeners, wires the services, and owns shutdown.
+//!
+//! Shutdown, in order: readiness and gRPC health go to not-serving at once;
+//! both listeners stop taking new connections and calls; open event streams
+//! end with UNAVAILABLE so subscribers resume elsewhere; in-flight unary calls
+//! get `GATEWAY_SHUTDOWN_GRACE_SECS` to finish; then `run_until` returns.
+
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::serve::ListenerExt as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+use crate::auth::{AuthError, Authenticator};
+use crate::config::{Config, ConfigError};
+use crate::grpc::{EventService, GuardLayer, TelnyxApi};
+use crate::http::{HttpState, Readiness};
+use crate::metrics::Metrics;
+use crate::webhook::WebhookState;
+use api::v1 as pb;
+use events::{EventBus, MemoryBus, RedisBus, RedisBusError};
+use telnyx_client::TelnyxClient;
+
+/// HTTP/2 pings keep idle event streams alive through load balancers that
+/// drop quiet connections, and detect dead peers.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("cannot listen on {addr} ({setting}): {source}")]
+    Bind {
+        setting: &'static str,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("{setting}: cannot read {path}: {source}")]
+    Tls {
+        setting: &'static str,
+        path: String,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Bus(#[from] RedisBusError),
+    #[error(transparent)]
+    Client(#[from] telnyx_client::ClientError),
+    #[error("gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("HTTP server failed: {0}")]
+    Http(io::Error),
+}
+
+impl AppError {
+    /// Whether the settings are at fault (exit status 2), rather than the
+    /// machine or the network.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            AppError::Config(_)
+                | AppError::Auth(_)
+                | AppError::Bus(_)
+                | AppError::Tls { .. }
+                | AppError::Client(telnyx_client::ClientError::InvalidApiKey)
+        )
+    }
+}
+
+/// A gateway with its listeners bound, ready to run.
+pub struct Application {
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    api: TelnyxApi,
+    bus: Arc<dyn EventBus>,
+    webhook: WebhookState,
+    auth: Authenticator,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    tls: Option<ServerTlsConfig>,
+    shutdown_grace: Duration,
+    max_concurrent_calls: usize,
+    max_message_bytes: usize,
+}
+
+impl Application {
+    /// Checks the settings, binds both listeners (port 0 picks a free port)
+    /// and builds the services.
+    pub async fn build(config: &Config) -> Result<Self, AppError> {
+        let auth = Authenticator::new(
+            config
+                .auth
+                .tokens
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret),
+            config.auth.tokens_file.clone(),
+            config.auth.allow_unauthenticated,
+        )?;
+        let tls = tls_config(config)?;
+        let metrics = Metrics::new();
+        let client = TelnyxClient::new(&config.telnyx.client()?, metrics.clone())?;
+        let default_deadline = Duration::from_secs(config.server.default_deadline_secs);
+        let api = TelnyxApi::new(
+            mapping::catalog(),
+            client,
+            Arc::clone(&metrics),
+            default_deadline,
+        );
+        let bus: Arc<dyn EventBus> = match config.redis.bus(&config.events) {
+            Some(settings) => Arc::new(RedisBus::connect(settings).await?),
+            None => Arc::new(MemoryBus::new(config.events.memory_bus())),
+        };
+        let webhook = WebhookState::new(
+            config.webhook.settings()?,
+            events::converter(),
+            Arc::clone(&bus),
+            Arc::clone(&metrics),
+        );
+        let readiness = Readiness::with_bus(Arc::clone(&bus));
+        let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.server.grpc_addr).await?;
+        let http_listener = bind("GATEWAY_HTTP_ADDR", config.server.http_addr).await?;
+        Ok(Application {
+            grpc_listener,
+            http_listener,
+            api,
+            bus,
+            webhook,
+            auth,
+            metrics,
+            readiness,
+            tls,
+            shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            max_concurrent_calls: config.server.max_concurrent_calls as usize,
+            max_message_bytes: config.server.max_message_bytes as usize,
+        })
+    }
+
+    /// The event bus, for tests and embedders that watch it.
+    pub fn event_bus(&self) -> Arc<dyn EventBus> {
+        Arc::clone(&self.bus)
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then shuts down as described above.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let grpc_addr = self.grpc_addr();
+        let http_addr = self.http_addr();
+        let stopping = CancellationToken::new();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let service_names = [
+            "",
+            "conference_gateway.v1.ConferenceService",
+            "conference_gateway.v1.QueueService",
+            "conference_gateway.v1.CallService",
+            "conference_gateway.v1.EventService",
+        ];
+        for name in service_names {
+            health
+                .set_service_status(name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+
+        let trigger = stopping.clone();
+        let readiness = self.readiness.clone();
+        let reporter = health.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: not ready, refusing new calls, draining");
+            readiness.set_shutting_down();
+            for name in service_names {
+                reporter
+                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
+            trigger.cancel();
+        });
+        tokio::spawn(self.auth.clone().watch(stopping.clone().cancelled_owned()));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("the descriptor set is valid");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("the descriptor set is valid");
+
+        let limit = self.max_message_bytes;
+        let mut builder = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
+        if let Some(tls) = self.tls {
+            builder = builder.tls_config(tls)?;
+        }
+        let guard = GuardLayer::new(
+            self.auth,
+            self.max_concurrent_calls,
+            Arc::clone(&self.metrics),
+        );
+        let grpc = builder
+            .layer(guard)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(
+                pb::conference_service_server::ConferenceServiceServer::new(self.api.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .add_service(
+                pb::queue_service_server::QueueServiceServer::new(self.api.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .add_service(
+                pb::call_service_server::CallServiceServer::new(self.api)
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            // Event streams end on `stopping` with UNAVAILABLE rather than
+            // hold the listener open through the drain.
+            .add_service(EventService::new(
+                self.bus,
+                stopping.clone(),
+                Arc::clone(&self.metrics),
+            ))
+            .serve_with_incoming_shutdown(
+                // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
+                TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),
+                stopping.clone().cancelled_owned(),
+            );
+
+        let state = HttpState {
+            readiness: self.readiness.clone(),
+            metrics: Arc::clone(&self.metrics),
+        };
+        // The HTTP listener outlives the gRPC drain, so probes keep answering
+        // "not ready: shutting down" (and metrics stay scrapeable) until the
+        // last in-flight call is done.
+        let drained = CancellationToken::new();
+        let http_listener = self.http_listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
+            }
+        });
+        let http = axum::serve(http_listener, crate::http::router(state, self.webhook))
+            .with_graceful_shutdown(drained.clone().cancelled_owned());
+
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, "conference-gateway listening");
+        self.readiness.set_started();
+
+        let servers = async {
+            let grpc = async {
+                let result = grpc.await;
+                drained.cancel();
+                result
+            };
+            let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });
+            grpc?;
+            http
+        };
+        let grace = self.shutdown_grace;
+        let deadline = async move {
+            stopping.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = servers => result?,
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "calls still running after the shutdown grace; exiting anyway");
+            }
+        }
+        tracing::info!("conference-gateway stopped");
+        Ok(())
+    }
+}
+
+async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind {
+            setting,
+            addr,
+            source,
+        })
+}
+
+/// The gRPC listener's TLS settings, when a certificate is configured.
+fn tls_config(config: &Config) -> Result<Option<ServerTlsConfig>, AppError> {
+    let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) else {
+        return Ok(None);
+    };
+    let read = |setting: &'static str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| AppError::Tls {
+            setting,
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let identity = Identity::from_pem(
+        read("GATEWAY_TLS_CERT", cert)?,
+        read("GATEWAY_TLS_KEY", key)?,
+    );
+    let mut tls = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &config.server.tls_client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read("GATEWAY_TLS_CLIENT_CA", ca)?));
+    }
+    Ok(Some(tls))
+}

@@ -1,0 +1,142 @@
+//! The event path: verifying webhooks, the bus that holds the events, and
+//! how much each subscriber may fall behind.
+
+use std::time::Duration;
+
+use clap::Args;
+use events::{MemoryBusSettings, RedisBusSettings};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{ConfigError, saturating_usize};
+use crate::webhook::{PublicKeys, WebhookSettings};
+
+/// Telnyx's webhooks: whose signature they must carry, how fresh and how big.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Webhooks")]
+pub struct WebhookArgs {
+    /// Telnyx's base64 Ed25519 public key, which webhooks must be signed with
+    /// (Mission Control, Keys & Credentials). Comma-separate several to rotate:
+    /// a signature valid under any of them passes.
+    #[arg(
+        long = "telnyx-public-key",
+        env = "TELNYX_PUBLIC_KEY",
+        value_name = "TELNYX_PUBLIC_KEY"
+    )]
+    pub public_key: Option<String>,
+
+    /// How far, in seconds, a webhook's `telnyx-timestamp` may be from now,
+    /// either way, before it is refused as a replay.
+    #[arg(global = true, long = "webhook-tolerance-secs", env = "GATEWAY_WEBHOOK_TOLERANCE_SECS", value_name = "GATEWAY_WEBHOOK_TOLERANCE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub tolerance_secs: u64,
+
+    /// The largest webhook body accepted, in bytes.
+    #[arg(global = true, long = "webhook-max-body-bytes", env = "GATEWAY_WEBHOOK_MAX_BODY_BYTES", value_name = "GATEWAY_WEBHOOK_MAX_BODY_BYTES", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+    pub max_body_bytes: u64,
+}
+
+impl WebhookArgs {
+    /// The keys webhooks must be signed with.
+    pub fn public_keys(&self) -> Result<PublicKeys, ConfigError> {
+        self.public_key
+            .as_deref()
+            .ok_or(ConfigError::MissingPublicKey)?
+            .parse()
+            .map_err(ConfigError::MalformedPublicKey)
+    }
+
+    /// The webhook route's settings.
+    pub fn settings(&self) -> Result<WebhookSettings, ConfigError> {
+        Ok(WebhookSettings {
+            keys: self.public_keys()?,
+            tolerance: Duration::from_secs(self.tolerance_secs),
+            max_body_bytes: saturating_usize(self.max_body_bytes),
+        })
+    }
+}
+
+/// What the bus remembers and how far a subscriber may fall behind.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Events")]
+pub struct EventArgs {
+    /// A webhook whose event id was accepted less than this many seconds ago
+    /// is a duplicate: answered 200, not delivered again.
+    #[arg(global = true, long = "event-dedupe-window-secs", env = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", value_name = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub dedupe_window_secs: u64,
+
+    /// How many recent events the in-process bus keeps for subscribers
+    /// resuming from a cursor.
+    #[arg(global = true, id = "event_history", long = "event-history", env = "GATEWAY_EVENT_HISTORY", value_name = "GATEWAY_EVENT_HISTORY", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub history: u64,
+
+    /// How many events may wait for one subscriber; a subscriber further
+    /// behind is cut off with RESOURCE_EXHAUSTED and a cursor to resume from.
+    #[arg(global = true, long = "event-subscriber-queue", env = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", value_name = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub subscriber_queue: u64,
+}
+
+impl EventArgs {
+    pub fn dedupe_window(&self) -> Duration {
+        Duration::from_secs(self.dedupe_window_secs)
+    }
+
+    /// The in-process bus's sizes.
+    pub fn memory_bus(&self) -> MemoryBusSettings {
+        MemoryBusSettings {
+            dedupe_window: self.dedupe_window(),
+            history: saturating_usize(self.history),
+            subscriber_queue: saturating_usize(self.subscriber_queue),
+        }
+    }
+}
+
+/// The Redis several replicas share, when there is one.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Redis")]
+pub struct RedisArgs {
+    /// Redis for the event bus shared by several replicas (`redis://` or
+    /// `rediss://`, password and database in the URL). Unset: the in-process
+    /// bus, for one replica.
+    #[arg(global = true, long = "redis-url", env = "REDIS_URL", value_name = "REDIS_URL", value_parser = parse_redis_url, hide_env_values = true)]
+    pub url: Option<SecretString>,
+
+    /// Namespaces every Redis key and channel of the event bus, so several
+    /// deployments can share one Redis.
+    #[arg(
+        global = true,
+        long = "redis-prefix",
+        env = "GATEWAY_REDIS_PREFIX",
+        value_name = "GATEWAY_REDIS_PREFIX",
+        default_value = "conference-gateway"
+    )]
+    pub prefix: String,
+
+    /// Approximately how many recent events the Redis bus keeps for
+    /// subscribers resuming from a cursor (trimmed in blocks, never below this).
+    #[arg(global = true, id = "redis_history", long = "redis-history", env = "GATEWAY_REDIS_HISTORY", value_name = "GATEWAY_REDIS_HISTORY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub history: u64,
+}
+
+impl RedisArgs {
+    /// The Redis bus's settings, when `REDIS_URL` is set.
+    pub fn bus(&self, events: &EventArgs) -> Option<RedisBusSettings> {
+        let url = self.url.as_ref()?;
+        Some(RedisBusSettings {
+            url: url.expose_secret().to_owned(),
+            prefix: self.prefix.clone(),
+            history: self.history,
+            dedupe_window: events.dedupe_window(),
+            subscriber_queue: saturating_usize(events.subscriber_queue),
+            connect_wait: Duration::from_secs(5),
+        })
+    }
+}
+
+/// Only the scheme is checked here (the rest may hold a password, which must
+/// not end up in an error message); the Redis client parses the rest.
+fn parse_redis_url(value: &str) -> Result<SecretString, String> {
+    if value.starts_with("redis://") || value.starts_with("rediss://") {
+        Ok(SecretString::from(value))
+    } else {
+        Err("expected a redis:// or rediss:// URL".to_owned())
+    }
+}

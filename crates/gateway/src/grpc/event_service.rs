@@ -1,0 +1,208 @@
+//! `conference_gateway.v1.EventService`: the gRPC face of the bus.
+//!
+//! The server side is written out here instead of generated, for one reason:
+//! the generated server would encode every event once per subscriber, and this
+//! one sends the bytes the bus encoded once (see [`super::codec`]). The routing
+//! it replaces is a single path. Clients use the generated client as usual.
+//!
+//! A stream ends, with a status that says how to resume, when the subscriber
+//! falls behind, when the bus stops, or when the gateway shuts down: a
+//! server-streaming call that never ends would otherwise hold shutdown open.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
+use tonic::codegen::{Body, BoxFuture, StdError, http};
+use tonic::server::{Grpc, NamedService, ServerStreamingService};
+use tonic::{Request, Response, Status};
+
+use super::event_codec::EventCodec;
+use super::stream_status::StreamError;
+use crate::auth::Caller;
+use crate::metrics::Metrics;
+use api::v1 as pb;
+use events::bus::EventBus;
+use events::filter::Filter;
+use events::hub::Lost;
+use events::stream::{self, Ended, EventStream};
+
+/// The full name of the service, as declared in `event_service.proto`.
+pub const SERVICE_NAME: &str = "conference_gateway.v1.EventService";
+const SUBSCRIBE_PATH: &str = "/conference_gateway.v1.EventService/Subscribe";
+
+/// Serves `Subscribe` from a bus until `shutdown` is cancelled.
+#[derive(Debug, Clone)]
+pub struct EventService {
+    bus: Arc<dyn EventBus>,
+    shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+}
+
+/// Counts a live subscriber for as long as its stream exists.
+struct Live(Arc<Metrics>);
+
+impl Live {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.subscribers.inc();
+        Live(metrics)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.subscribers.dec();
+    }
+}
+
+type EventBytes = BoxStream<'static, Result<Bytes, Status>>;
+
+impl EventService {
+    pub fn new(bus: Arc<dyn EventBus>, shutdown: CancellationToken, metrics: Arc<Metrics>) -> Self {
+        EventService {
+            bus,
+            shutdown,
+            metrics,
+        }
+    }
+
+    /// Opens the subscriber's stream. Errors here end the call before any
+    /// event: a bad filter, or a cursor that cannot be served.
+    async fn subscribe(&self, request: pb::SubscribeRequest) -> Result<EventBytes, StreamError> {
+        let filter = Filter::new(
+            &request.event_types,
+            &request.conference_id,
+            &request.call_control_id,
+            &request.queue_name,
+        )?;
+        let resume_after = Some(request.resume_after.as_str()).filter(|c| !c.is_empty());
+        let stream = stream::open(self.bus.as_ref(), filter, resume_after).await?;
+        Ok(respond(
+            stream,
+            self.bus.hub().queue_capacity(),
+            self.shutdown.clone(),
+            Live::new(Arc::clone(&self.metrics)),
+        ))
+    }
+}
+
+/// The response stream: each event's shared bytes, then one closing status.
+fn respond(
+    stream: EventStream,
+    capacity: usize,
+    shutdown: CancellationToken,
+    live: Live,
+) -> EventBytes {
+    futures::stream::unfold(Some((stream, shutdown, live)), move |state| async move {
+        let (mut stream, shutdown, live) = state?;
+        let ended = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => StreamError::ShuttingDown { last: stream.last_cursor() },
+            next = stream.next() => match next {
+                Ok(event) => {
+                    live.0.events_delivered.inc();
+                    return Some((Ok(event.encoded.clone()), Some((stream, shutdown, live))));
+                }
+                Err(Ended { why: Lost::Overflowed, last }) => {
+                    live.0.subscribers_cut_off.inc();
+                    StreamError::Overflowed { capacity, last }
+                }
+                Err(Ended { why: Lost::Stopped, last }) => StreamError::Stopped { last },
+            },
+        };
+        Some((Err(Status::from(ended)), None))
+    })
+    .boxed()
+}
+
+/// The `Subscribe` method, as tonic's server-streaming handler wants it.
+struct Subscribe(EventService);
+
+impl ServerStreamingService<pb::SubscribeRequest> for Subscribe {
+    type Response = Bytes;
+    type ResponseStream = EventBytes;
+    type Future = BoxFuture<Response<EventBytes>, Status>;
+
+    fn call(&mut self, request: Request<pb::SubscribeRequest>) -> Self::Future {
+        let service = self.0.clone();
+        let caller = request.extensions().get::<Caller>().cloned();
+        Box::pin(async move {
+            let caller = caller.as_ref().map_or("anonymous", Caller::name);
+            let opened = service
+                .subscribe(request.into_inner())
+                .await
+                .map_err(Status::from);
+            let code = opened
+                .as_ref()
+                .map_or_else(Status::code, |_| tonic::Code::Ok);
+            service.metrics.record_rpc("Subscribe", code, caller, 0.0);
+            Ok(Response::new(opened?))
+        })
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for EventService
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move {
+            if request.uri().path() != SUBSCRIBE_PATH {
+                let status = Status::unimplemented(format!(
+                    "{} is not a method of {SERVICE_NAME}",
+                    request.uri().path()
+                ));
+                return Ok(status.into_http());
+            }
+            Ok(Grpc::new(EventCodec)
+                .server_streaming(Subscribe(service), request)
+                .await)
+        })
+    }
+}
+
+impl NamedService for EventService {
+    const NAME: &'static str = SERVICE_NAME;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_reflect::DescriptorPool;
+
+    #[test]
+    fn the_hand_written_route_matches_the_proto() {
+        let pool: &DescriptorPool = api::descriptor_pool();
+        let service = pool.get_service_by_name(SERVICE_NAME).unwrap();
+        let methods: Vec<_> = service.methods().collect();
+        assert_eq!(methods.len(), 1);
+        let subscribe = &methods[0];
+        assert_eq!(
+            format!("/{}/{}", SERVICE_NAME, subscribe.name()),
+            SUBSCRIBE_PATH
+        );
+        assert!(subscribe.is_server_streaming() && !subscribe.is_client_streaming());
+        assert_eq!(
+            subscribe.input().full_name(),
+            "conference_gateway.v1.SubscribeRequest"
+        );
+        assert_eq!(
+            subscribe.output().full_name(),
+            "conference_gateway.v1.Event"
+        );
+    }
+}

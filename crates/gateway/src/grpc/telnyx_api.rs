@@ -1,0 +1,209 @@
+//! The three control services: every RPC is one Telnyx operation, served by
+//! one generic method.
+//!
+//! What each RPC sends is declared in the proto files (see [`crate::mapping`]),
+//! so the service impls below are a table: an RPC that needed a hand-written
+//! handler would be a defect in the mapping, not a reason for a special case.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use prost_reflect::DynamicMessage;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use super::deadline;
+use super::status::GatewayError;
+use super::trace::TraceContext;
+use crate::auth::Caller;
+use crate::metrics::Metrics;
+use api::v1 as pb;
+use mapping::{Catalog, Operation};
+use telnyx_client::{CallContext, TelnyxClient};
+
+/// The state every control RPC shares: the catalog, the Telnyx client, and
+/// the deadline given to calls that set none.
+#[derive(Debug, Clone)]
+pub struct TelnyxApi {
+    catalog: &'static Catalog,
+    client: Arc<TelnyxClient>,
+    metrics: Arc<Metrics>,
+    default_deadline: Duration,
+}
+
+impl TelnyxApi {
+    pub fn new(
+        catalog: &'static Catalog,
+        client: TelnyxClient,
+        metrics: Arc<Metrics>,
+        default_deadline: Duration,
+    ) -> Self {
+        TelnyxApi {
+            catalog,
+            client: Arc::new(client),
+            metrics,
+            default_deadline,
+        }
+    }
+
+    /// Runs one RPC in its own span (caller, trace id) and counts it.
+    async fn invoke<Req, Resp>(&self, request: Request<Req>) -> Result<Response<Resp>, Status>
+    where
+        Req: prost::Message + prost::Name,
+        Resp: prost::Message + Default,
+    {
+        let started = Instant::now();
+        let operation = self.catalog.operation(&Req::full_name()).ok_or_else(|| {
+            GatewayError::Internal(format!("no Telnyx operation for {}", Req::full_name()))
+        })?;
+        #[cfg_attr(not(feature = "otlp"), expect(unused_mut))]
+        let mut trace = TraceContext::from_metadata(request.metadata());
+        let caller = request.extensions().get::<Caller>().cloned();
+        let caller = caller.as_ref().map_or("anonymous", Caller::name);
+        let span = tracing::info_span!(
+            "rpc",
+            method = operation.short_name(),
+            caller,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        #[cfg(feature = "otlp")]
+        super::trace::link(&span, &mut trace);
+        span.record("trace_id", trace.trace_id.as_str());
+        span.record("span_id", trace.span_id.as_str());
+        let outcome = self
+            .execute(operation, request, &trace)
+            .instrument(span)
+            .await;
+        let code = outcome
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok);
+        self.metrics.record_rpc(
+            operation.short_name(),
+            code,
+            caller,
+            started.elapsed().as_secs_f64(),
+        );
+        outcome.map(Response::new)
+    }
+
+    /// Validates the request, sends it to Telnyx and reads the answer back.
+    async fn execute<Req, Resp>(
+        &self,
+        operation: &Operation,
+        request: Request<Req>,
+        trace: &TraceContext,
+    ) -> Result<Resp, Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let deadline = deadline::from_metadata(request.metadata())
+            .unwrap_or_else(|| tokio::time::Instant::now() + self.default_deadline);
+        let mut message = DynamicMessage::new(operation.input.clone());
+        message
+            .transcode_from(request.get_ref())
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let planned = self
+            .catalog
+            .build_call(operation, &message)
+            .map_err(GatewayError::from)?;
+        let traceparent = trace.header();
+        let context = CallContext {
+            operation: operation.short_name(),
+            idempotent: operation.is_idempotent(),
+            deadline: Some(deadline),
+            traceparent: Some(&traceparent),
+        };
+        let started = Instant::now();
+        let outcome = self.client.send(&planned.call, context).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let body = match outcome {
+            Ok(body) => {
+                tracing::debug!(elapsed_ms, "Telnyx call succeeded");
+                body
+            }
+            Err(error) => {
+                tracing::info!(elapsed_ms, %error, "Telnyx call failed");
+                return Err(GatewayError::from(error).into());
+            }
+        };
+        let response = self
+            .catalog
+            .decode_response(operation, &body, planned.page.as_ref());
+        Ok(response
+            .transcode_to::<Resp>()
+            .map_err(|e| GatewayError::Internal(e.to_string()))?)
+    }
+}
+
+/// Implements a generated service trait by forwarding every RPC to `invoke`.
+macro_rules! telnyx_rpcs {
+    ($server:path { $($rpc:ident($request:ident) -> $response:ident;)* }) => {
+        #[tonic::async_trait]
+        impl $server for TelnyxApi {
+            $(
+                async fn $rpc(&self, request: Request<pb::$request>) -> Result<Response<pb::$response>, Status> {
+                    self.invoke(request).await
+                }
+            )*
+        }
+    };
+}
+
+telnyx_rpcs!(pb::conference_service_server::ConferenceService {
+    list_conferences(ListConferencesRequest) -> ListConferencesResponse;
+    create_conference(CreateConferenceRequest) -> CreateConferenceResponse;
+    get_conference(GetConferenceRequest) -> GetConferenceResponse;
+    end_conference(EndConferenceRequest) -> EndConferenceResponse;
+    join_conference(JoinConferenceRequest) -> JoinConferenceResponse;
+    leave_conference(LeaveConferenceRequest) -> LeaveConferenceResponse;
+    hold_participants(HoldParticipantsRequest) -> HoldParticipantsResponse;
+    unhold_participants(UnholdParticipantsRequest) -> UnholdParticipantsResponse;
+    mute_participants(MuteParticipantsRequest) -> MuteParticipantsResponse;
+    unmute_participants(UnmuteParticipantsRequest) -> UnmuteParticipantsResponse;
+    play_audio(PlayAudioRequest) -> PlayAudioResponse;
+    stop_audio(StopAudioRequest) -> StopAudioResponse;
+    speak(SpeakRequest) -> SpeakResponse;
+    start_recording(StartRecordingRequest) -> StartRecordingResponse;
+    stop_recording(StopRecordingRequest) -> StopRecordingResponse;
+    pause_recording(PauseRecordingRequest) -> PauseRecordingResponse;
+    resume_recording(ResumeRecordingRequest) -> ResumeRecordingResponse;
+    send_dtmf(SendDtmfRequest) -> SendDtmfResponse;
+    gather_using_audio(GatherUsingAudioRequest) -> GatherUsingAudioResponse;
+    update_supervisor_role(UpdateSupervisorRoleRequest) -> UpdateSupervisorRoleResponse;
+    list_participants(ListParticipantsRequest) -> ListParticipantsResponse;
+    get_participant(GetParticipantRequest) -> GetParticipantResponse;
+    update_participant(UpdateParticipantRequest) -> UpdateParticipantResponse;
+});
+
+telnyx_rpcs!(pb::queue_service_server::QueueService {
+    list_queues(ListQueuesRequest) -> ListQueuesResponse;
+    create_queue(CreateQueueRequest) -> CreateQueueResponse;
+    get_queue(GetQueueRequest) -> GetQueueResponse;
+    update_queue(UpdateQueueRequest) -> UpdateQueueResponse;
+    delete_queue(DeleteQueueRequest) -> DeleteQueueResponse;
+    list_queue_calls(ListQueueCallsRequest) -> ListQueueCallsResponse;
+    get_queue_call(GetQueueCallRequest) -> GetQueueCallResponse;
+    update_queue_call(UpdateQueueCallRequest) -> UpdateQueueCallResponse;
+    delete_queue_call(DeleteQueueCallRequest) -> DeleteQueueCallResponse;
+    enqueue_call(EnqueueCallRequest) -> EnqueueCallResponse;
+    leave_queue(LeaveQueueRequest) -> LeaveQueueResponse;
+});
+
+telnyx_rpcs!(pb::call_service_server::CallService {
+    dial(DialRequest) -> DialResponse;
+    answer(AnswerRequest) -> AnswerResponse;
+    hangup(HangupRequest) -> HangupResponse;
+    bridge(BridgeRequest) -> BridgeResponse;
+    transfer(TransferRequest) -> TransferResponse;
+    list_active_calls(ListActiveCallsRequest) -> ListActiveCallsResponse;
+    list_call_control_applications(ListCallControlApplicationsRequest) -> ListCallControlApplicationsResponse;
+    create_call_control_application(CreateCallControlApplicationRequest) -> CreateCallControlApplicationResponse;
+    get_call_control_application(GetCallControlApplicationRequest) -> GetCallControlApplicationResponse;
+    update_call_control_application(UpdateCallControlApplicationRequest) -> UpdateCallControlApplicationResponse;
+    delete_call_control_application(DeleteCallControlApplicationRequest) -> DeleteCallControlApplicationResponse;
+    list_call_events(ListCallEventsRequest) -> ListCallEventsResponse;
+});

@@ -1,0 +1,24 @@
+//! The gateway's integration tests, one binary so the shared support compiles
+//! once: a real gateway on port 0, wiremock standing in for Telnyx and
+//! asserting the exact requests, the simulated Telnyx for whole flows, private
+//! Redis servers, and real gRPC clients.
+
+// The full Dial body is one large `json!` literal.
+#![recursion_limit = "256"]
+
+mod support;
+
+mod call_service;
+mod conference_service;
+mod config;
+mod control_path;
+mod events;
+mod operations;
+mod process;
+mod queue_service;
+mod replicas;
+#[cfg(feature = "sandbox")]
+mod sandbox_e2e;
+mod sim_control;
+mod tls;
+mod webhook;

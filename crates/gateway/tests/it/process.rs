@@ -1,0 +1,195 @@
+//! The real binary as Kubernetes runs it: secrets never reach its logs, and
+//! SIGTERM drains it within the grace period with streams ended cleanly.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{BearerToken, TEST_API_KEY, TEST_CALLER_TOKEN, ok_result, telnyx};
+use api::v1::{
+    EndConferenceRequest, SubscribeRequest, conference_service_client::ConferenceServiceClient,
+    event_service_client::EventServiceClient,
+};
+use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
+use wiremock::MockServer;
+
+/// Two distinct free ports (both held while choosing, so they differ).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+/// The gateway binary against `telnyx`, logging at debug level to a pipe.
+struct Gateway {
+    child: Child,
+    grpc: u16,
+    /// Everything the process logged; read as it comes so a full pipe
+    /// never blocks the process.
+    logs: std::thread::JoinHandle<String>,
+}
+
+impl Gateway {
+    async fn start(telnyx: &MockServer, extra_env: &[(&str, &str)]) -> Gateway {
+        let (grpc, http) = free_ports();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_conference-gateway"));
+        command
+            .env_clear()
+            .env("RUST_LOG", "debug")
+            .env("TELNYX_API_KEY", TEST_API_KEY)
+            .env("TELNYX_BASE_URL", format!("{}/v2", telnyx.uri()))
+            .env(
+                "TELNYX_PUBLIC_KEY",
+                crate::support::webhook::public_key(&crate::support::webhook::test_key()),
+            )
+            .env("GATEWAY_AUTH_TOKENS", format!("tests:{TEST_CALLER_TOKEN}"))
+            .env("GATEWAY_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
+            .env("GATEWAY_HTTP_ADDR", format!("127.0.0.1:{http}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in extra_env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let logs = std::thread::spawn(move || {
+            let mut logs = String::new();
+            let _ = stderr.read_to_string(&mut logs);
+            logs
+        });
+        let gateway = Gateway { child, grpc, logs };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reqwest::get(format!("http://127.0.0.1:{http}/readyz"))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the gateway never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        gateway
+    }
+
+    async fn channel(&self) -> InterceptedService<Channel, BearerToken> {
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{}", self.grpc))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        InterceptedService::new(channel, BearerToken::new(TEST_CALLER_TOKEN))
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; its exit code and everything it logged.
+    fn wait(mut self, within: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the gateway did not exit within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status.code(), self.logs.join().unwrap_or_default())
+    }
+}
+
+fn end() -> EndConferenceRequest {
+    EndConferenceRequest {
+        conference_id: "c1".into(),
+        command_id: "cmd-1".into(),
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs_even_at_debug_level() {
+    let telnyx_mock = MockServer::start().await;
+    telnyx("POST", "/conferences/c1/actions/end")
+        .respond_with(ok_result())
+        .mount(&telnyx_mock)
+        .await;
+    let gateway = Gateway::start(&telnyx_mock, &[]).await;
+    ConferenceServiceClient::new(gateway.channel().await)
+        .end_conference(end())
+        .await
+        .unwrap();
+    let wrong = InterceptedService::new(
+        Channel::from_shared(format!("http://127.0.0.1:{}", gateway.grpc))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+        BearerToken::new("a-wrong-token-that-must-not-be-logged"),
+    );
+    let _ = ConferenceServiceClient::new(wrong)
+        .end_conference(end())
+        .await;
+    gateway.terminate();
+    // Waited for off the runtime, so the client connections can still answer
+    // the server's goodbye and let it close them.
+    let (code, logs) = tokio::task::spawn_blocking(move || gateway.wait(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+    assert!(logs.contains("DEBUG"), "debug logging was on: {logs}");
+    for secret in [
+        TEST_API_KEY,
+        TEST_CALLER_TOKEN,
+        "a-wrong-token-that-must-not-be-logged",
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs:\n{logs}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_ends_streams_finishes_calls_and_exits_zero_within_the_grace() {
+    let telnyx_mock = MockServer::start().await;
+    telnyx("POST", "/conferences/c1/actions/end")
+        .respond_with(ok_result().set_delay(Duration::from_millis(1500)))
+        .mount(&telnyx_mock)
+        .await;
+    let gateway = Gateway::start(&telnyx_mock, &[("GATEWAY_SHUTDOWN_GRACE_SECS", "8")]).await;
+    let channel = gateway.channel().await;
+    let mut stream = EventServiceClient::new(channel.clone())
+        .subscribe(SubscribeRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut client = ConferenceServiceClient::new(channel);
+    let in_flight = tokio::spawn(async move { client.end_conference(end()).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = Instant::now();
+    gateway.terminate();
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("the stream ends promptly");
+    let status = ended.expect_err("the stream ends with a status");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight call completes");
+
+    let (code, _) = tokio::task::spawn_blocking(move || gateway.wait(Duration::from_secs(8)))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,305 @@
+//! The one HTTP client every RPC shares: authentication, timeouts bounded by
+//! the caller's deadline, and retries that can never make an action happen twice.
+
+use std::{sync::Arc, time::Duration};
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value as Json;
+use tokio::time::Instant;
+
+use crate::call::RestCall;
+use crate::error::{ApiError, TelnyxError};
+use crate::observer::Observer;
+use crate::retry::{RetryPolicy, is_retryable_status, retry_after};
+
+/// How the gateway reaches Telnyx.
+#[derive(Debug, Clone)]
+pub struct TelnyxConfig {
+    pub api_key: SecretString,
+    /// `https://api.telnyx.com/v2`, or a local server in tests.
+    pub base_url: reqwest::Url,
+    /// Upper bound for one attempt; the caller's deadline may cut it shorter.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The key has characters an HTTP header cannot carry (a line break from
+    /// a mounted file, say); sending `Bearer` alone would fail every call.
+    #[error(
+        "TELNYX_API_KEY is not a valid HTTP header value (control characters or line breaks inside it)"
+    )]
+    InvalidApiKey,
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// A cheap-to-clone handle on the shared connection pool.
+#[derive(Clone)]
+pub struct TelnyxClient {
+    http: reqwest::Client,
+    base_url: String,
+    authorization: HeaderValue,
+    timeout: Duration,
+    retry: RetryPolicy,
+    observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for TelnyxClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelnyxClient")
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `send` needs to know about the operation besides the call itself.
+#[derive(Debug, Clone, Copy)]
+pub struct CallContext<'a> {
+    /// The RPC's short name, for logs.
+    pub operation: &'a str,
+    /// Whether a failed attempt may be sent again (see `Operation::is_idempotent`).
+    pub idempotent: bool,
+    /// When the caller stops waiting.
+    pub deadline: Option<Instant>,
+    /// The W3C `traceparent` to send, continuing the caller's trace.
+    pub traceparent: Option<&'a str>,
+}
+
+impl TelnyxClient {
+    /// A client for `config`, reporting every request to `observer`. The key
+    /// is trimmed of surrounding white space (a Secret mounted from a file
+    /// often ends in a newline); anything still unfit for a header is refused.
+    pub fn new(config: &TelnyxConfig, observer: Arc<dyn Observer>) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("conference-gateway/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()?;
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {}", config.api_key.expose_secret().trim()))
+                .map_err(|_| ClientError::InvalidApiKey)?;
+        authorization.set_sensitive(true);
+        Ok(TelnyxClient {
+            http,
+            base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+            authorization,
+            timeout: config.timeout,
+            retry: config.retry,
+            observer,
+        })
+    }
+
+    /// Sends `call`, retrying what is safe to retry, and returns the JSON body
+    /// of the successful answer (`Null` for an empty one).
+    pub async fn send(
+        &self,
+        call: &RestCall,
+        context: CallContext<'_>,
+    ) -> Result<Json, TelnyxError> {
+        let started = std::time::Instant::now();
+        let mut retries = 0;
+        let outcome = self.send_with_retries(call, context, &mut retries).await;
+        let status = match &outcome {
+            Ok(_) => "ok",
+            Err(TelnyxError::Api { status, .. }) => status_label(*status),
+            Err(error) => error.kind(),
+        };
+        self.observer.request_finished(
+            context.operation,
+            status,
+            retries,
+            started.elapsed().as_secs_f64(),
+        );
+        outcome
+    }
+
+    async fn send_with_retries(
+        &self,
+        call: &RestCall,
+        context: CallContext<'_>,
+        retries: &mut u32,
+    ) -> Result<Json, TelnyxError> {
+        loop {
+            let timeout = match context.deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(TelnyxError::DeadlineExhausted);
+                    }
+                    left.min(self.timeout)
+                }
+                None => self.timeout,
+            };
+            let (error, retry_after) = match self.attempt(call, timeout, context.traceparent).await
+            {
+                Ok(body) => return Ok(body),
+                Err(failure) => failure,
+            };
+            let retryable = match &error {
+                TelnyxError::Api { status, .. } => {
+                    // 429 means Telnyx did not act; other statuses are only
+                    // safe to repeat when the request is idempotent.
+                    is_retryable_status(*status) && (context.idempotent || *status == 429)
+                }
+                TelnyxError::Unreachable(_) => true,
+                TelnyxError::Connection(_) => context.idempotent,
+                TelnyxError::Timeout(_) => context.idempotent,
+                TelnyxError::DeadlineExhausted | TelnyxError::MalformedBody(_) => false,
+            };
+            if !retryable || *retries >= self.retry.max_retries {
+                return Err(error);
+            }
+            let delay = self.retry.delay(*retries, retry_after);
+            if let Some(deadline) = context.deadline
+                && Instant::now() + delay >= deadline
+            {
+                return Err(error);
+            }
+            tracing::warn!(
+                operation = context.operation,
+                retry = *retries + 1,
+                delay_ms = delay.as_millis() as u64,
+                %error,
+                "retrying Telnyx call"
+            );
+            tokio::time::sleep(delay).await;
+            *retries += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        call: &RestCall,
+        timeout: Duration,
+        traceparent: Option<&str>,
+    ) -> Result<Json, (TelnyxError, Option<Duration>)> {
+        let url = format!("{}{}", self.base_url, call.path);
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(ACCEPT, "application/json")
+            .timeout(timeout);
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(traceparent) = traceparent {
+            request = request.header("traceparent", traceparent);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| (classify(e, timeout), None))?;
+        let status = response.status();
+        let wait = retry_after(response.headers());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| (classify(e, timeout), None))?;
+        if status.is_success() {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Json::Null);
+            }
+            return serde_json::from_slice(&body)
+                .map_err(|e| (TelnyxError::MalformedBody(e.to_string()), None));
+        }
+        let errors = ApiError::parse_body(&body);
+        Err((
+            TelnyxError::Api {
+                status: status.as_u16(),
+                errors,
+            },
+            wait,
+        ))
+    }
+}
+
+/// HTTP statuses as metric labels, without allocating for the common ones.
+fn status_label(status: u16) -> &'static str {
+    match status {
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        409 => "409",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ if status < 500 => "4xx",
+        _ => "5xx",
+    }
+}
+
+fn classify(error: reqwest::Error, timeout: Duration) -> TelnyxError {
+    if error.is_timeout() {
+        return TelnyxError::Timeout(timeout);
+    }
+    // The URL is left out (it is ours, the message is for the caller); the
+    // causes are kept, since "error sending request" alone says nothing.
+    let connect = error.is_connect();
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if connect {
+        // Nothing was sent, so even a POST without a command_id may be retried.
+        TelnyxError::Unreachable(message)
+    } else {
+        TelnyxError::Connection(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observer::NoObserver;
+
+    fn config(key: &str) -> TelnyxConfig {
+        TelnyxConfig {
+            api_key: SecretString::from(key),
+            base_url: "http://127.0.0.1:9/v2".parse().unwrap(),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            retry: RetryPolicy { max_retries: 0 },
+        }
+    }
+
+    #[test]
+    fn a_key_with_a_trailing_newline_is_trimmed() {
+        let client = TelnyxClient::new(&config("KEY123\n"), Arc::new(NoObserver)).unwrap();
+        assert_eq!(client.authorization.to_str().unwrap(), "Bearer KEY123");
+        assert!(client.authorization.is_sensitive());
+    }
+
+    #[test]
+    fn a_key_no_header_can_carry_is_refused() {
+        let error = TelnyxClient::new(&config("KEY\n123"), Arc::new(NoObserver)).unwrap_err();
+        assert!(matches!(error, ClientError::InvalidApiKey));
+        assert!(error.to_string().starts_with("TELNYX_API_KEY"));
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let client = TelnyxClient::new(&config("KEY-secret-abc"), Arc::new(NoObserver)).unwrap();
+        assert!(!format!("{client:?}").contains("secret"));
+    }
+}
