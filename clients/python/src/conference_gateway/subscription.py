@@ -379,7 +379,9 @@ class AsyncSubscription(Generic[E]):
             rand=rand,
         )
         self._closed = False
-        self._live = asyncio.Event()
+        # Created on first use, inside the event loop (Python 3.9 binds an
+        # Event to the loop current when it is made).
+        self._live_event: Optional[asyncio.Event] = None
         self._wake: Optional[asyncio.Event] = None
         self._call: Any = None
         self._iterator: AsyncIterator[E] = self._run()
@@ -391,6 +393,12 @@ class AsyncSubscription(Generic[E]):
     @property
     def reconnects(self) -> int:
         return self._state.reconnects
+
+    @property
+    def _live(self) -> asyncio.Event:
+        if self._live_event is None:
+            self._live_event = asyncio.Event()
+        return self._live_event
 
     async def wait_live(self) -> None:
         """Waits until the gateway has registered the current stream."""
