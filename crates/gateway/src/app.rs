@@ -238,11 +238,10 @@ impl Application {
             )
             // Event streams end on `stopping` with UNAVAILABLE rather than
             // hold the listener open through the drain.
-            .add_service(EventService::new(
-                self.bus,
-                stopping.clone(),
-                Arc::clone(&self.metrics),
-            ))
+            .add_service(
+                EventService::new(self.bus, stopping.clone(), Arc::clone(&self.metrics))
+                    .max_message_size(limit),
+            )
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
                 TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),

@@ -154,8 +154,20 @@ impl Metrics {
         text
     }
 
-    /// Counts one gRPC call.
+    /// Counts one gRPC call that ran, with its latency.
     pub fn record_rpc(&self, method: &str, code: tonic::Code, caller: &str, seconds: f64) {
+        self.count_rpc(method, code, caller);
+        self.grpc_latency
+            .get_or_create(&MethodLabels {
+                method: method.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts one gRPC call without a latency: a call refused before it ran
+    /// (no token, shed), or a stream, whose duration says nothing. `method`
+    /// and `caller` must come from bounded sets (see `grpc::guard`).
+    pub fn count_rpc(&self, method: &str, code: tonic::Code, caller: &str) {
         self.grpc_requests
             .get_or_create(&RpcLabels {
                 method: method.to_owned(),
@@ -163,11 +175,6 @@ impl Metrics {
                 caller: caller.to_owned(),
             })
             .inc();
-        self.grpc_latency
-            .get_or_create(&MethodLabels {
-                method: method.to_owned(),
-            })
-            .observe(seconds);
     }
 
     /// Counts one Telnyx request as it finally ended.

@@ -218,3 +218,172 @@ impl Catalog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use api::v1 as pb;
+    use prost::Message;
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog;
+
+    /// Plans `request` exactly as the gateway does for its RPC.
+    fn plan<M: Message + prost::Name>(request: &M) -> Result<PlannedCall, InvalidField> {
+        let operation = catalog()
+            .operation(&M::full_name())
+            .unwrap_or_else(|| panic!("{} is an RPC request", M::full_name()));
+        let message =
+            DynamicMessage::decode(operation.input.clone(), request.encode_to_vec().as_slice())
+                .expect("the typed and the dynamic message agree");
+        catalog().build_call(operation, &message)
+    }
+
+    fn end(conference_id: &str, command_id: Option<&str>) -> pb::EndConferenceRequest {
+        pb::EndConferenceRequest {
+            conference_id: conference_id.to_owned(),
+            command_id: command_id.unwrap_or_default().to_owned(),
+        }
+    }
+
+    #[test]
+    fn paths_bodies_and_queries_are_built_from_the_options() {
+        struct Row {
+            what: &'static str,
+            planned: PlannedCall,
+            method: Method,
+            path: &'static str,
+            query: Vec<(&'static str, &'static str)>,
+            body: Option<Json>,
+        }
+        let rows = [
+            Row {
+                what: "an action with its command_id",
+                planned: plan(&end("c1", Some("cmd-1"))).unwrap(),
+                method: Method::POST,
+                path: "/conferences/c1/actions/end",
+                query: vec![],
+                body: Some(json!({"command_id": "cmd-1"})),
+            },
+            Row {
+                what: "a path id is escaped as one segment",
+                planned: plan(&end("a/b c?", Some("cmd-1"))).unwrap(),
+                method: Method::POST,
+                path: "/conferences/a%2Fb%20c%3F/actions/end",
+                query: vec![],
+                body: Some(json!({"command_id": "cmd-1"})),
+            },
+            Row {
+                what: "a list pages the Telnyx way",
+                planned: plan(&pb::ListQueueCallsRequest {
+                    queue_name: "support".to_owned(),
+                    page_size: 25,
+                    ..Default::default()
+                })
+                .unwrap(),
+                method: Method::GET,
+                path: "/queues/support/calls",
+                query: vec![("page[number]", "1"), ("page[size]", "25")],
+                body: None,
+            },
+        ];
+        for row in rows {
+            let call = &row.planned.call;
+            assert_eq!(call.method, row.method, "{}", row.what);
+            assert_eq!(call.path, row.path, "{}", row.what);
+            let query: Vec<(&str, &str)> = call
+                .query
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(query, row.query, "{}", row.what);
+            assert_eq!(call.body, row.body, "{}", row.what);
+        }
+    }
+
+    #[test]
+    fn an_action_without_command_id_gets_one_before_the_first_attempt() {
+        let planned = plan(&end("c1", None)).unwrap();
+        let body = planned.call.body.expect("a body");
+        let id = body["command_id"].as_str().expect("a generated command_id");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+        let again = plan(&end("c1", None)).unwrap().call.body.unwrap();
+        assert_ne!(again["command_id"], body["command_id"], "one per call");
+    }
+
+    #[test]
+    fn enums_go_out_as_telnyx_strings_and_unions_as_their_member() {
+        let planned = plan(&pb::DialRequest {
+            connection_id: "conn".to_owned(),
+            from: "+15550000001".to_owned(),
+            to: vec!["+15550000002".to_owned()],
+            answering_machine_detection: pb::dial_request::AnsweringMachineDetection::Premium
+                as i32,
+            ..Default::default()
+        })
+        .unwrap();
+        let body = planned.call.body.unwrap();
+        assert_eq!(body["answering_machine_detection"], "premium");
+        // `to` is a string or a list of strings: one number goes out as a string.
+        assert_eq!(body["to"], "+15550000002");
+        assert_eq!(planned.call.path, "/calls");
+    }
+
+    #[test]
+    fn missing_required_fields_are_named_and_nothing_is_built() {
+        for (what, error) in [
+            ("empty path id", plan(&end("", None)).unwrap_err()),
+            ("blank path id", plan(&end("  ", None)).unwrap_err()),
+        ] {
+            assert_eq!(error.field, "conference_id", "{what}");
+            assert_eq!(error.reason, "is required", "{what}");
+        }
+        let error = plan(&pb::DialRequest {
+            from: "+15550000001".to_owned(),
+            to: vec!["+15550000002".to_owned()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(error.field, "connection_id");
+    }
+
+    #[test]
+    fn a_page_token_is_bound_to_its_filters() {
+        let named = |name: &str, page_token: String| pb::ListConferencesRequest {
+            page_size: 2,
+            page_token,
+            filter: Some(pb::list_conferences_request::Filter {
+                name: name.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let first = plan(&named("standup", String::new())).unwrap();
+        let query: Vec<(&str, &str)> = first
+            .call
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            query,
+            [
+                ("filter[name]", "standup"),
+                ("page[number]", "1"),
+                ("page[size]", "2")
+            ]
+        );
+        let token = first.page.expect("a page").next_numbered(1, 3);
+
+        let next = plan(&named("standup", token.clone())).unwrap();
+        assert!(
+            next.call
+                .query
+                .contains(&("page[number]".to_owned(), "2".to_owned())),
+            "{:?}",
+            next.call.query
+        );
+        let error = plan(&named("retro", token)).unwrap_err();
+        assert_eq!(error.field, "page_token");
+    }
+}

@@ -66,8 +66,9 @@ pub struct CallContext<'a> {
     pub operation: &'a str,
     /// Whether a failed attempt may be sent again (see `Operation::is_idempotent`).
     pub idempotent: bool,
-    /// When the caller stops waiting.
-    pub deadline: Option<Instant>,
+    /// When the caller stops waiting: no attempt, and no wait between
+    /// attempts, outlives it.
+    pub deadline: Instant,
     /// The W3C `traceparent` to send, continuing the caller's trace.
     pub traceparent: Option<&'a str>,
 }
@@ -128,16 +129,11 @@ impl TelnyxClient {
         retries: &mut u32,
     ) -> Result<Json, TelnyxError> {
         loop {
-            let timeout = match context.deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(TelnyxError::DeadlineExhausted);
-                    }
-                    left.min(self.timeout)
-                }
-                None => self.timeout,
-            };
+            let left = context.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TelnyxError::DeadlineExhausted);
+            }
+            let timeout = left.min(self.timeout);
             let (error, retry_after) = match self.attempt(call, timeout, context.traceparent).await
             {
                 Ok(body) => return Ok(body),
@@ -158,9 +154,7 @@ impl TelnyxClient {
                 return Err(error);
             }
             let delay = self.retry.delay(*retries, retry_after);
-            if let Some(deadline) = context.deadline
-                && Instant::now() + delay >= deadline
-            {
+            if Instant::now() + delay >= context.deadline {
                 return Err(error);
             }
             tracing::warn!(

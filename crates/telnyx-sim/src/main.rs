@@ -28,7 +28,7 @@ struct Args {
     webhook_url: Option<String>,
 
     /// The bearer key the REST API accepts; generated at every start when unset.
-    #[arg(long, env = "TELNYX_SIM_API_KEY", hide_env_values = true)]
+    #[arg(long)]
     api_key: Option<String>,
 
     /// Share (0 to 1) of webhooks delivered twice.

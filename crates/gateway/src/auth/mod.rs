@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use tonic::{Request, Status, service::Interceptor};
+use tonic::Status;
 
 pub use tokens::{TokenError, TokenSet};
 
@@ -169,18 +169,6 @@ impl Authenticator {
             .caller(presented)
             .map(|name| Caller(Arc::from(name)))
             .ok_or_else(|| Status::unauthenticated("unknown caller token"))
-    }
-}
-
-impl Interceptor for Authenticator {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        let caller = self.authenticate(header)?;
-        request.extensions_mut().insert(caller);
-        Ok(request)
     }
 }
 

@@ -41,6 +41,8 @@ pub struct EventService {
     bus: Arc<dyn EventBus>,
     shutdown: CancellationToken,
     metrics: Arc<Metrics>,
+    /// GATEWAY_MAX_MESSAGE_BYTES, both ways, as for every other service.
+    max_message_bytes: Option<usize>,
 }
 
 /// Counts a live subscriber for as long as its stream exists.
@@ -67,7 +69,16 @@ impl EventService {
             bus,
             shutdown,
             metrics,
+            max_message_bytes: None,
         }
+    }
+
+    /// Refuses requests and events larger than `limit` bytes, like the
+    /// generated servers' `max_decoding_message_size` and
+    /// `max_encoding_message_size`.
+    pub fn max_message_size(mut self, limit: usize) -> Self {
+        self.max_message_bytes = Some(limit);
+        self
     }
 
     /// Opens the subscriber's stream. Errors here end the call before any
@@ -139,7 +150,7 @@ impl ServerStreamingService<pb::SubscribeRequest> for Subscribe {
             let code = opened
                 .as_ref()
                 .map_or_else(Status::code, |_| tonic::Code::Ok);
-            service.metrics.record_rpc("Subscribe", code, caller, 0.0);
+            service.metrics.count_rpc("Subscribe", code, caller);
             Ok(Response::new(opened?))
         })
     }
@@ -168,7 +179,9 @@ where
                 ));
                 return Ok(status.into_http());
             }
+            let limit = service.max_message_bytes;
             Ok(Grpc::new(EventCodec)
+                .apply_max_message_size_config(limit, limit)
                 .server_streaming(Subscribe(service), request)
                 .await)
         })

@@ -7,6 +7,7 @@
 //! tooling must reach them without a token.
 
 use std::{
+    collections::HashMap,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -30,12 +31,41 @@ const OPEN_PREFIXES: [&str; 3] = [
 /// concurrent calls (they have their own bounds).
 const STREAM_PREFIXES: [&str; 1] = ["/conference_gateway.v1.EventService/"];
 
+/// The `method` label of a path that names no RPC of the gateway's API. Any
+/// caller can send any path, so a path is never a label value itself.
+pub const UNKNOWN_METHOD: &str = "unknown";
+
 /// Builds a `Guard` around the server's services.
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
     auth: Authenticator,
     in_flight: Arc<Semaphore>,
     metrics: Arc<Metrics>,
+    methods: Arc<MethodNames>,
+}
+
+/// The `method` label of every RPC path of the API: a fixed set, read once
+/// from the descriptors.
+#[derive(Debug)]
+pub struct MethodNames(HashMap<String, String>);
+
+impl MethodNames {
+    /// Every method of every service in `pool` under `package`.
+    pub fn of(pool: &prost_reflect::DescriptorPool, package: &str) -> Self {
+        let mut paths = HashMap::new();
+        for service in pool.services().filter(|s| s.package_name() == package) {
+            for method in service.methods() {
+                let path = format!("/{}/{}", service.full_name(), method.name());
+                paths.insert(path, method.name().to_owned());
+            }
+        }
+        MethodNames(paths)
+    }
+
+    /// The label of `path`: its method's name, or [`UNKNOWN_METHOD`].
+    pub fn label(&self, path: &str) -> &str {
+        self.0.get(path).map_or(UNKNOWN_METHOD, String::as_str)
+    }
 }
 
 impl GuardLayer {
@@ -47,6 +77,10 @@ impl GuardLayer {
             auth,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             metrics,
+            methods: Arc::new(MethodNames::of(
+                api::descriptor_pool(),
+                "conference_gateway.v1",
+            )),
         }
     }
 }
@@ -85,11 +119,11 @@ where
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let path = request.uri().path();
-        let method = path.rsplit('/').next().unwrap_or_default().to_owned();
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Box::pin(self.inner.call(request));
         }
         let stream = STREAM_PREFIXES.iter().any(|p| path.starts_with(p));
+        let method = self.layer.methods.label(path);
 
         let header = request
             .headers()
@@ -100,7 +134,7 @@ where
             Err(status) => {
                 self.layer
                     .metrics
-                    .record_rpc(&method, status.code(), "unauthenticated", 0.0);
+                    .count_rpc(method, status.code(), "unauthenticated");
                 return reject(status);
             }
         };
@@ -116,7 +150,7 @@ where
                     );
                     self.layer
                         .metrics
-                        .record_rpc(&method, status.code(), caller.name(), 0.0);
+                        .count_rpc(method, status.code(), caller.name());
                     return reject(status);
                 }
             }
@@ -139,4 +173,31 @@ fn reject<E: Send + 'static>(
     status: Status,
 ) -> BoxFuture<'static, Result<http::Response<Body>, E>> {
     Box::pin(async move { Ok(status.into_http()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_apis_own_paths_are_method_labels() {
+        let names = MethodNames::of(api::descriptor_pool(), "conference_gateway.v1");
+        assert_eq!(
+            names.label("/conference_gateway.v1.CallService/Dial"),
+            "Dial"
+        );
+        assert_eq!(
+            names.label("/conference_gateway.v1.EventService/Subscribe"),
+            "Subscribe"
+        );
+        for stranger in [
+            "/conference_gateway.v1.CallService/Dial2",
+            "/x.Y/Dial",
+            "/grpc.health.v1.Health/Check",
+            "/",
+            "",
+        ] {
+            assert_eq!(names.label(stranger), UNKNOWN_METHOD, "{stranger:?}");
+        }
+    }
 }

@@ -118,3 +118,119 @@ fn telnyx_status(error: TelnyxError) -> Status {
         ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use telnyx_client::{ApiError, ErrorSource};
+
+    use super::*;
+
+    fn api(status: u16, code: &str) -> TelnyxError {
+        TelnyxError::Api {
+            status,
+            errors: vec![ApiError {
+                code: code.to_owned(),
+                title: "Title".to_owned(),
+                detail: "Detail".to_owned(),
+                source: Some(ErrorSource {
+                    pointer: "/to".to_owned(),
+                    ..ErrorSource::default()
+                }),
+            }],
+        }
+    }
+
+    #[test]
+    fn every_telnyx_answer_maps_to_its_documented_code() {
+        let cases: [(TelnyxError, Code); 16] = [
+            (api(400, "10015"), Code::InvalidArgument),
+            (api(422, "10004"), Code::InvalidArgument),
+            (api(422, "90018"), Code::FailedPrecondition),
+            (api(422, "90019"), Code::FailedPrecondition),
+            (api(422, "90032"), Code::FailedPrecondition),
+            (api(422, "90033"), Code::FailedPrecondition),
+            (api(422, "90034"), Code::FailedPrecondition),
+            (api(422, "90036"), Code::FailedPrecondition),
+            (api(422, "90038"), Code::FailedPrecondition),
+            (api(401, "10009"), Code::Internal),
+            (api(403, "10010"), Code::PermissionDenied),
+            (api(404, "10005"), Code::NotFound),
+            (api(408, ""), Code::DeadlineExceeded),
+            (api(409, ""), Code::Aborted),
+            (api(429, "90103"), Code::ResourceExhausted),
+            (api(503, ""), Code::Unavailable),
+        ];
+        for (error, code) in cases {
+            let shown = error.to_string();
+            assert_eq!(
+                Status::from(GatewayError::from(error)).code(),
+                code,
+                "{shown}"
+            );
+        }
+        for (error, code) in [
+            (
+                TelnyxError::Timeout(Duration::from_secs(1)),
+                Code::DeadlineExceeded,
+            ),
+            (TelnyxError::DeadlineExhausted, Code::DeadlineExceeded),
+            (
+                TelnyxError::Unreachable("refused".into()),
+                Code::Unavailable,
+            ),
+            (TelnyxError::Connection("reset".into()), Code::Unavailable),
+            (TelnyxError::MalformedBody("<html>".into()), Code::Internal),
+        ] {
+            let shown = error.to_string();
+            assert_eq!(
+                Status::from(GatewayError::from(error)).code(),
+                code,
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_status_keeps_what_telnyx_said() {
+        let status = Status::from(GatewayError::from(api(422, "90018")));
+        let info = status.get_details_error_info().expect("an ErrorInfo");
+        assert_eq!(info.reason, "TELNYX_90018");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        for (key, value) in [
+            ("code", "90018"),
+            ("title", "Title"),
+            ("detail", "Detail"),
+            ("pointer", "/to"),
+            ("http_status", "422"),
+        ] {
+            assert_eq!(
+                info.metadata.get(key).map(String::as_str),
+                Some(value),
+                "{key}"
+            );
+        }
+        let bare = Status::from(GatewayError::from(TelnyxError::Api {
+            status: 502,
+            errors: Vec::new(),
+        }));
+        assert_eq!(
+            bare.get_details_error_info().unwrap().reason,
+            "TELNYX_HTTP_502"
+        );
+    }
+
+    #[test]
+    fn an_invalid_field_is_a_bad_request_naming_it() {
+        let invalid = InvalidField {
+            field: "to".to_owned(),
+            reason: "is required".to_owned(),
+        };
+        let status = Status::from(GatewayError::from(invalid));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "to is required");
+        let bad = status.get_details_bad_request().expect("a BadRequest");
+        assert_eq!(bad.field_violations[0].field, "to");
+    }
+}

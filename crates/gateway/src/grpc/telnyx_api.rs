@@ -114,7 +114,7 @@ impl TelnyxApi {
         let context = CallContext {
             operation: operation.short_name(),
             idempotent: operation.is_idempotent(),
-            deadline: Some(deadline),
+            deadline,
             traceparent: Some(&traceparent),
         };
         let started = Instant::now();

@@ -246,6 +246,27 @@ async fn a_filter_that_cannot_be_read_is_invalid_argument() {
 }
 
 #[tokio::test]
+async fn the_message_size_limit_applies_to_subscribe_too() {
+    let gateway = TestGateway::spawn_with(&["--max-message-bytes", "1024"]).await;
+    let many: Vec<String> = (0..200).map(|n| format!("call.type{n}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let status = gateway.events().subscribe(types(&many)).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("1024"), "{}", status.message());
+
+    // A request within the limit is served as before.
+    let mut stream = gateway.subscribe(types(&["conference.*"])).await;
+    gateway
+        .post_event(&event("conference.created", json!({"conference_id": "c1"})))
+        .await
+        .ok();
+    assert_eq!(
+        next_event(&mut stream).await.event_type,
+        "conference.created"
+    );
+}
+
+#[tokio::test]
 async fn resumes_after_a_cursor_then_continues_live() {
     let gateway = TestGateway::spawn().await;
     let mut first = gateway.subscribe(SubscribeRequest::default()).await;

@@ -178,10 +178,45 @@ async fn metrics_count_what_happened() {
         r#"gateway_grpc_requests_total{method="EndConference",code="Ok",caller="tests"} 1"#,
         r#"gateway_grpc_requests_total{method="EndConference",code="Unauthenticated",caller="unauthenticated"} 1"#,
         r#"gateway_telnyx_requests_total{operation="EndConference",status="ok"} 1"#,
-        r#"gateway_grpc_request_duration_seconds_count{method="EndConference"} 2"#,
+        // The refused call did not run: it has no latency to observe.
+        r#"gateway_grpc_request_duration_seconds_count{method="EndConference"} 1"#,
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn strangers_cannot_add_metric_series() {
+    let gateway = TestGateway::spawn().await;
+    let (_, before) = gateway.http_get("/metrics").await;
+    let mut grpc = tonic::client::Grpc::new(gateway.channel());
+    for n in 0..40 {
+        grpc.ready().await.unwrap();
+        let path = format!("/random{n}.Service/Method{n}");
+        let status = grpc
+            .unary::<(), (), _>(
+                tonic::Request::new(()),
+                path.parse().unwrap(),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "{path}");
+    }
+    let (_, after) = gateway.http_get("/metrics").await;
+    assert!(!after.contains("Method"), "a path became a label:\n{after}");
+    assert!(
+        after.contains(
+            r#"gateway_grpc_requests_total{method="unknown",code="Unauthenticated",caller="unauthenticated"} 40"#
+        ),
+        "{after}"
+    );
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(
+        series(&after),
+        series(&before) + 1,
+        "one counter, no histogram"
+    );
 }
 
 #[tokio::test]
@@ -203,6 +238,14 @@ async fn overload_is_shed_with_resource_exhausted() {
     slow.await
         .unwrap()
         .expect("the call in flight still completes");
+    let (_, text) = gateway.http_get("/metrics").await;
+    for line in [
+        r#"gateway_grpc_requests_total{method="EndConference",code="ResourceExhausted",caller="tests"} 1"#,
+        // Only the call that ran is timed.
+        r#"gateway_grpc_request_duration_seconds_count{method="EndConference"} 1"#,
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
 }
 
 #[tokio::test]
