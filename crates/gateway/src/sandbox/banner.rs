@@ -66,10 +66,14 @@ pub fn render(facts: &Facts<'_>) -> String {
     };
     line(&format!("chaos           {}", describe(chaos)));
     line("");
-    line("Try it from the repository root (buf: npm install -g @bufbuild/buf).");
-    if let Some(token) = &header {
-        line("");
-        line(&format!("  export TOKEN={token}"));
+    line("Try it from the repository root (buf: npm install -g @bufbuild/buf); the README's");
+    line("walk-through starts from this line:");
+    line("");
+    match &header {
+        Some(token) => line(&format!(
+            "  export TOKEN={token} CONNECTION_ID={connection_id}"
+        )),
+        None => line(&format!("  export CONNECTION_ID={connection_id}")),
     }
     let auth = if header.is_some() {
         "    -H \"Authorization: Bearer $TOKEN\" \\\n"
@@ -92,7 +96,7 @@ pub fn render(facts: &Facts<'_>) -> String {
     );
     call(
         &mut out,
-        "2. In a second shell (export TOKEN there too), watch conference events arrive.",
+        "2. In a second shell (with the same export), watch conference events arrive.",
         r#"{"event_types": ["conference.*"]}"#,
         "EventService/Subscribe",
     );
@@ -167,7 +171,7 @@ mod tests {
         let callers = Callers::Generated("abc123".into());
         let banner = render(&facts(&callers, &Chaos::default()));
         assert!(banner.contains("token           abc123"));
-        assert!(banner.contains("export TOKEN=abc123"));
+        assert!(banner.contains("export TOKEN=abc123 CONNECTION_ID=1234567890"));
         assert!(banner.contains("-H \"Authorization: Bearer $TOKEN\""));
         assert!(banner.contains("\"connection_id\": \"1234567890\""));
         assert!(banner.contains("http://127.0.0.1:50051/conference_gateway.v1.CallService/Dial"));
