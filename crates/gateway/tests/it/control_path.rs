@@ -19,7 +19,9 @@ fn end(conference_id: &str) -> EndConferenceRequest {
 }
 
 /// Ends conference `c1` against a Telnyx that answers `response`, and
-/// returns the gRPC status.
+/// returns the gRPC status. Which status each Telnyx answer becomes is
+/// unit-tested beside the mapping (`grpc::status`); these tests prove the
+/// answer is read off the wire and reaches the caller intact.
 async fn status_for(response: ResponseTemplate) -> tonic::Status {
     let gateway = TestGateway::spawn_with(&["--telnyx-max-retries", "0"]).await;
     telnyx("POST", "/conferences/c1/actions/end")
@@ -32,35 +34,6 @@ async fn status_for(response: ResponseTemplate) -> tonic::Status {
         .end_conference(end("c1"))
         .await
         .unwrap_err()
-}
-
-#[tokio::test]
-async fn error_table_400_is_invalid_argument() {
-    let status = status_for(telnyx_error(400, "10015", "Bad Request", "malformed JSON")).await;
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("10015"), "{}", status.message());
-}
-
-#[tokio::test]
-async fn error_table_422_for_a_bad_field_is_invalid_argument() {
-    let status = status_for(telnyx_error(
-        422,
-        "10004",
-        "Missing parameter",
-        "name is required",
-    ))
-    .await;
-    assert_eq!(status.code(), Code::InvalidArgument);
-}
-
-#[tokio::test]
-async fn error_table_422_describing_state_is_failed_precondition() {
-    for code in [
-        "90018", "90019", "90032", "90033", "90034", "90036", "90038",
-    ] {
-        let status = status_for(telnyx_error(422, code, "Wrong state", "see code")).await;
-        assert_eq!(status.code(), Code::FailedPrecondition, "code {code}");
-    }
 }
 
 #[tokio::test]
@@ -90,44 +63,10 @@ async fn error_table_keeps_telnyx_code_title_and_detail() {
 }
 
 #[tokio::test]
-async fn error_table_401_is_internal_never_unauthenticated() {
-    let status = status_for(telnyx_error(
-        401,
-        "10009",
-        "Authentication failed",
-        "bad key",
-    ))
-    .await;
-    assert_eq!(status.code(), Code::Internal);
-}
-
-#[tokio::test]
-async fn error_table_403_404_409() {
-    let cases = [
-        (403, Code::PermissionDenied),
-        (404, Code::NotFound),
-        (409, Code::Aborted),
-    ];
-    for (http, code) in cases {
-        let status = status_for(telnyx_error(http, "10000", "x", "y")).await;
-        assert_eq!(status.code(), code, "HTTP {http}");
-    }
-}
-
-#[tokio::test]
-async fn error_table_429_is_resource_exhausted() {
-    let status = status_for(telnyx_error(429, "10011", "Too many requests", "slow down")).await;
-    assert_eq!(status.code(), Code::ResourceExhausted);
-}
-
-#[tokio::test]
-async fn error_table_5xx_is_unavailable() {
-    for http in [500, 502, 503] {
-        let status =
-            status_for(ResponseTemplate::new(http).set_body_string("upstream trouble")).await;
-        assert_eq!(status.code(), Code::Unavailable, "HTTP {http}");
-        assert!(status.message().contains("upstream trouble"));
-    }
+async fn error_table_5xx_is_unavailable_even_without_a_json_body() {
+    let status = status_for(ResponseTemplate::new(502).set_body_string("upstream trouble")).await;
+    assert_eq!(status.code(), Code::Unavailable);
+    assert!(status.message().contains("upstream trouble"));
 }
 
 #[tokio::test]
