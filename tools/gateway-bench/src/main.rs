@@ -2,6 +2,10 @@
 //! webhook ingest, delivery latency, fan-out to many streams, and the cost of
 //! a unary call through the gateway. `--json` prints one JSON object; without
 //! it, a table. See docs/BENCHMARKS.md for what each figure means.
+//!
+//! It depends on `api` (the clients) and `telnyx-sim` (the webhook signer)
+//! only: the gateway is measured as the separate process it is in production,
+//! never linked in, and the benchmark is never part of the image.
 
 mod common;
 mod delivery;
