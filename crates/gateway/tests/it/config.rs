@@ -46,3 +46,29 @@ fn a_malformed_public_key_stops_the_gateway() {
         "key 2",
     );
 }
+
+/// A build without trace export, asked to export, says so once at start
+/// instead of exporting nothing silently.
+#[cfg(not(feature = "otlp"))]
+#[tokio::test]
+async fn a_build_without_export_warns_when_asked_to_export() {
+    let telnyx = wiremock::MockServer::start().await;
+    let gateway = crate::process::Gateway::start(
+        &telnyx,
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")],
+    )
+    .await;
+    gateway.terminate();
+    let (code, logs) =
+        tokio::task::spawn_blocking(move || gateway.wait(std::time::Duration::from_secs(10)))
+            .await
+            .unwrap();
+    assert_eq!(code, Some(0), "{logs}");
+    let warning: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("OTEL_EXPORTER_OTLP_ENDPOINT is set"))
+        .collect();
+    assert_eq!(warning.len(), 1, "{logs}");
+    assert!(warning[0].contains("WARN"), "{logs}");
+    assert!(warning[0].contains("`otlp` feature"), "{logs}");
+}

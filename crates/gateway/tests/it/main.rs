@@ -21,4 +21,6 @@ mod replicas;
 mod sandbox_e2e;
 mod sim_control;
 mod tls;
+#[cfg(feature = "otlp")]
+mod traces;
 mod webhook;

@@ -24,16 +24,18 @@ fn free_ports() -> (u16, u16) {
 }
 
 /// The gateway binary against `telnyx`, logging at debug level to a pipe.
-struct Gateway {
+pub(crate) struct Gateway {
     child: Child,
-    grpc: u16,
+    pub(crate) grpc: u16,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) http: u16,
     /// Everything the process logged; read as it comes so a full pipe
     /// never blocks the process.
     logs: std::thread::JoinHandle<String>,
 }
 
 impl Gateway {
-    async fn start(telnyx: &MockServer, extra_env: &[(&str, &str)]) -> Gateway {
+    pub(crate) async fn start(telnyx: &MockServer, extra_env: &[(&str, &str)]) -> Gateway {
         let (grpc, http) = free_ports();
         let mut command = Command::new(env!("CARGO_BIN_EXE_conference-gateway"));
         command
@@ -60,7 +62,12 @@ impl Gateway {
             let _ = stderr.read_to_string(&mut logs);
             logs
         });
-        let gateway = Gateway { child, grpc, logs };
+        let gateway = Gateway {
+            child,
+            grpc,
+            http,
+            logs,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while reqwest::get(format!("http://127.0.0.1:{http}/readyz"))
             .await
@@ -72,7 +79,7 @@ impl Gateway {
         gateway
     }
 
-    async fn channel(&self) -> InterceptedService<Channel, BearerToken> {
+    pub(crate) async fn channel(&self) -> InterceptedService<Channel, BearerToken> {
         let channel = Channel::from_shared(format!("http://127.0.0.1:{}", self.grpc))
             .unwrap()
             .connect()
@@ -81,7 +88,7 @@ impl Gateway {
         InterceptedService::new(channel, BearerToken::new(TEST_CALLER_TOKEN))
     }
 
-    fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -90,7 +97,7 @@ impl Gateway {
     }
 
     /// Waits for the process to exit; its exit code and everything it logged.
-    fn wait(mut self, within: Duration) -> (Option<i32>, String) {
+    pub(crate) fn wait(mut self, within: Duration) -> (Option<i32>, String) {
         let deadline = Instant::now() + within;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
