@@ -195,14 +195,12 @@ impl Application {
         });
         tokio::spawn(self.auth.clone().watch(stopping.clone().cancelled_owned()));
 
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+        let reflection_v1 = reflection()
             .build_v1()
-            .expect("the descriptor set is valid");
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor sets are valid");
+        let reflection_v1alpha = reflection()
             .build_v1alpha()
-            .expect("the descriptor set is valid");
+            .expect("the descriptor sets are valid");
 
         let limit = self.max_message_bytes;
         let mut builder = tonic::transport::Server::builder()
@@ -291,6 +289,17 @@ impl Application {
         tracing::info!("conference-gateway stopped");
         Ok(())
     }
+}
+
+/// Reflection over everything a tool meets talking to the gateway: the API,
+/// the health service, and the `google.rpc` error details (`ErrorInfo`,
+/// `BadRequest`, ...) that statuses carry, so `grpcurl` and `buf curl` decode
+/// them instead of printing base64.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
 }
 
 async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {

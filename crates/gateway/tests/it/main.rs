@@ -16,6 +16,7 @@ mod events;
 mod operations;
 mod process;
 mod queue_service;
+mod reflection;
 mod replicas;
 #[cfg(feature = "sandbox")]
 mod sandbox_e2e;
