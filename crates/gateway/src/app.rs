@@ -14,7 +14,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::auth::{AuthError, Authenticator};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ListenAddr};
 use crate::grpc::{EventService, GuardLayer, TelnyxApi};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::Metrics;
@@ -38,7 +38,7 @@ pub enum AppError {
     #[error("cannot listen on {addr} ({setting}): {source}")]
     Bind {
         setting: &'static str,
-        addr: SocketAddr,
+        addr: ListenAddr,
         source: io::Error,
     },
     #[error("{setting}: cannot read {path}: {source}")]
@@ -122,8 +122,8 @@ impl Application {
             Arc::clone(&metrics),
         );
         let readiness = Readiness::with_bus(Arc::clone(&bus));
-        let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.server.grpc_addr).await?;
-        let http_listener = bind("GATEWAY_HTTP_ADDR", config.server.http_addr).await?;
+        let grpc_listener = bind("GATEWAY_GRPC_ADDR", &config.server.grpc_addr).await?;
+        let http_listener = bind("GATEWAY_HTTP_ADDR", &config.server.http_addr).await?;
         Ok(Application {
             grpc_listener,
             http_listener,
@@ -302,12 +302,14 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
 }
 
-async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {
-    TcpListener::bind(addr)
+/// Binds `addr`; a host name is resolved now, and the first of its addresses
+/// that binds is taken.
+async fn bind(setting: &'static str, addr: &ListenAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr.to_string())
         .await
         .map_err(|source| AppError::Bind {
             setting,
-            addr,
+            addr: addr.clone(),
             source,
         })
 }

@@ -3,6 +3,8 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. A build without the feature says so
 //! at start when the variable is set, rather than export nothing silently.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::{
     EnvFilter, Layer, Registry, fmt, layer::SubscriberExt, util::SubscriberInitExt,
 };
@@ -31,7 +33,12 @@ impl Drop for TelemetryGuard {
 pub fn init(format: LogFormat) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
-        LogFormat::Text => fmt::layer().with_writer(std::io::stderr).boxed(),
+        // Colour only for a person at a terminal: a file or a collector would
+        // keep the escape codes as text.
+        LogFormat::Text => fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .boxed(),
         LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)

@@ -29,6 +29,8 @@ pub(crate) struct Gateway {
     pub(crate) grpc: u16,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) http: u16,
+    /// What the listeners were given and callers connect to: an IP or a host name.
+    host: &'static str,
     /// Everything the process logged; read as it comes so a full pipe
     /// never blocks the process.
     logs: std::thread::JoinHandle<String>,
@@ -36,6 +38,15 @@ pub(crate) struct Gateway {
 
 impl Gateway {
     pub(crate) async fn start(telnyx: &MockServer, extra_env: &[(&str, &str)]) -> Gateway {
+        Gateway::start_on("127.0.0.1", telnyx, extra_env).await
+    }
+
+    /// Like [`Gateway::start`], with both listeners given as `host:port`.
+    pub(crate) async fn start_on(
+        host: &'static str,
+        telnyx: &MockServer,
+        extra_env: &[(&str, &str)],
+    ) -> Gateway {
         let (grpc, http) = free_ports();
         let mut command = Command::new(env!("CARGO_BIN_EXE_conference-gateway"));
         command
@@ -48,8 +59,8 @@ impl Gateway {
                 crate::support::webhook::public_key(&crate::support::webhook::test_key()),
             )
             .env("GATEWAY_AUTH_TOKENS", format!("tests:{TEST_CALLER_TOKEN}"))
-            .env("GATEWAY_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-            .env("GATEWAY_HTTP_ADDR", format!("127.0.0.1:{http}"))
+            .env("GATEWAY_GRPC_ADDR", format!("{host}:{grpc}"))
+            .env("GATEWAY_HTTP_ADDR", format!("{host}:{http}"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (name, value) in extra_env {
@@ -66,10 +77,11 @@ impl Gateway {
             child,
             grpc,
             http,
+            host,
             logs,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while reqwest::get(format!("http://127.0.0.1:{http}/readyz"))
+        while reqwest::get(format!("http://{host}:{http}/readyz"))
             .await
             .is_err()
         {
@@ -80,7 +92,7 @@ impl Gateway {
     }
 
     pub(crate) async fn channel(&self) -> InterceptedService<Channel, BearerToken> {
-        let channel = Channel::from_shared(format!("http://127.0.0.1:{}", self.grpc))
+        let channel = Channel::from_shared(format!("http://{}:{}", self.host, self.grpc))
             .unwrap()
             .connect()
             .await
