@@ -9,6 +9,7 @@
 mod support;
 
 mod call_service;
+mod client;
 mod conference_service;
 mod config;
 mod control_path;
