@@ -14,7 +14,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::auth::{AuthError, Authenticator};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ListenAddr};
 use crate::grpc::{EventService, GuardLayer, TelnyxApi};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::Metrics;
@@ -38,7 +38,7 @@ pub enum AppError {
     #[error("cannot listen on {addr} ({setting}): {source}")]
     Bind {
         setting: &'static str,
-        addr: SocketAddr,
+        addr: ListenAddr,
         source: io::Error,
     },
     #[error("{setting}: cannot read {path}: {source}")]
@@ -122,8 +122,8 @@ impl Application {
             Arc::clone(&metrics),
         );
         let readiness = Readiness::with_bus(Arc::clone(&bus));
-        let grpc_listener = bind("GATEWAY_GRPC_ADDR", config.server.grpc_addr).await?;
-        let http_listener = bind("GATEWAY_HTTP_ADDR", config.server.http_addr).await?;
+        let grpc_listener = bind("GATEWAY_GRPC_ADDR", &config.server.grpc_addr).await?;
+        let http_listener = bind("GATEWAY_HTTP_ADDR", &config.server.http_addr).await?;
         Ok(Application {
             grpc_listener,
             http_listener,
@@ -195,14 +195,12 @@ impl Application {
         });
         tokio::spawn(self.auth.clone().watch(stopping.clone().cancelled_owned()));
 
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+        let reflection_v1 = reflection()
             .build_v1()
-            .expect("the descriptor set is valid");
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor sets are valid");
+        let reflection_v1alpha = reflection()
             .build_v1alpha()
-            .expect("the descriptor set is valid");
+            .expect("the descriptor sets are valid");
 
         let limit = self.max_message_bytes;
         let mut builder = tonic::transport::Server::builder()
@@ -293,12 +291,25 @@ impl Application {
     }
 }
 
-async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {
-    TcpListener::bind(addr)
+/// Reflection over everything a tool meets talking to the gateway: the API,
+/// the health service, and the `google.rpc` error details (`ErrorInfo`,
+/// `BadRequest`, ...) that statuses carry, so `grpcurl` and `buf curl` decode
+/// them instead of printing base64.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// Binds `addr`; a host name is resolved now, and the first of its addresses
+/// that binds is taken.
+async fn bind(setting: &'static str, addr: &ListenAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr.to_string())
         .await
         .map_err(|source| AppError::Bind {
             setting,
-            addr,
+            addr: addr.clone(),
             source,
         })
 }

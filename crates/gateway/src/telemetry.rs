@@ -1,6 +1,9 @@
 //! Logging through `tracing`: readable lines by default, JSON for collectors,
-//! and, with the `otlp` feature, spans exported over OTLP when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! and, with the `otlp` feature (on by default), spans exported over OTLP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. A build without the feature says so
+//! at start when the variable is set, rather than export nothing silently.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::{
     EnvFilter, Layer, Registry, fmt, layer::SubscriberExt, util::SubscriberInitExt,
@@ -30,7 +33,12 @@ impl Drop for TelemetryGuard {
 pub fn init(format: LogFormat) -> TelemetryGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
-        LogFormat::Text => fmt::layer().with_writer(std::io::stderr).boxed(),
+        // Colour only for a person at a terminal: a file or a collector would
+        // keep the escape codes as text.
+        LogFormat::Text => fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .boxed(),
         LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
@@ -43,12 +51,42 @@ pub fn init(format: LogFormat) -> TelemetryGuard {
     {
         let (export, provider) = otlp::layer();
         registry.with(export).with(filter).init();
+        if provider.is_some() {
+            // The endpoint itself is not logged: it may carry credentials.
+            tracing::info!("exporting spans over OTLP to OTEL_EXPORTER_OTLP_ENDPOINT");
+        }
         TelemetryGuard { provider }
     }
     #[cfg(not(feature = "otlp"))]
     {
         registry.with(filter).init();
+        if let Some(warning) = export_unavailable(std::env::var_os(ENDPOINT_VARIABLE).is_some()) {
+            tracing::warn!("{warning}");
+        }
         TelemetryGuard {}
+    }
+}
+
+/// The variable that asks for span export, as the OpenTelemetry SDKs name it.
+const ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// The start-up warning of a build that cannot export spans, when asked to.
+#[cfg_attr(feature = "otlp", allow(dead_code))]
+fn export_unavailable(endpoint_set: bool) -> Option<&'static str> {
+    endpoint_set.then_some(
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set but this build exports no spans: \
+         it was built without the `otlp` feature",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_build_without_export_warns_only_when_export_is_asked_for() {
+        assert_eq!(super::export_unavailable(false), None);
+        let warning = super::export_unavailable(true).expect("a warning");
+        assert!(warning.starts_with("OTEL_EXPORTER_OTLP_ENDPOINT is set"));
+        assert!(warning.contains("`otlp` feature"));
     }
 }
 
@@ -71,8 +109,10 @@ mod otlp {
     >;
 
     /// The OTLP export layer, when `OTEL_EXPORTER_OTLP_ENDPOINT` asks for one.
+    /// The batch's interval, size and timeout follow the standard `OTEL_BSP_*`
+    /// variables.
     pub fn layer() -> (Export, Option<SdkTracerProvider>) {
-        if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
+        if std::env::var_os(super::ENDPOINT_VARIABLE).is_none() {
             return (None, None);
         }
         let exporter = match opentelemetry_otlp::SpanExporter::builder()

@@ -3,7 +3,9 @@
 //!
 //! A typo in a variable name is the most common way to misconfigure a service
 //! without noticing, so a `GATEWAY_*` or `TELNYX_*` variable the gateway does
-//! not know is refused at start, like a malformed value.
+//! not know is refused at start, like a malformed value, naming the known one
+//! it resembles. Every refusal is one line, and names every problem at once,
+//! so one run is enough to learn what to fix.
 
 mod auth;
 mod events;
@@ -26,7 +28,7 @@ pub use self::auth::AuthSettings;
 pub use self::events::{EventArgs, RedisArgs, WebhookArgs};
 #[cfg(feature = "sandbox")]
 pub use self::sandbox::SandboxArgs;
-pub use self::server::ServerSettings;
+pub use self::server::{InvalidListenAddr, ListenAddr, ServerSettings};
 pub use self::telnyx::TelnyxSettings;
 use crate::webhook::KeyError;
 
@@ -81,6 +83,10 @@ pub enum Command {
 const SANDBOX_GRPC_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50051);
 const SANDBOX_HTTP_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 
+/// How far (in edits) an unknown variable may be from a known one to be
+/// offered as what was meant.
+const SUGGESTION_DISTANCE: usize = 3;
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -109,15 +115,46 @@ pub enum ConfigError {
         "TELNYX_PUBLIC_KEY is malformed: {0}; expected base64 Ed25519 public keys, comma-separated"
     )]
     MalformedPublicKey(KeyError),
-    #[error("{name} is not a setting of this gateway (known: {known})")]
-    UnknownVariable { name: String, known: String },
+    #[error(
+        "no caller tokens configured: set GATEWAY_AUTH_TOKENS or GATEWAY_AUTH_TOKENS_FILE \
+         (or GATEWAY_ALLOW_UNAUTHENTICATED=true to run without authentication)"
+    )]
+    MissingTokens,
+    #[error("{name} is not a setting of this gateway{}", suggestion(.meant))]
+    UnknownVariable { name: String, meant: Option<String> },
+    /// Several of the above, all reported by one start.
+    #[error("{} problems with the settings: {}", .0.len(), numbered(.0))]
+    Several(Vec<ConfigError>),
+}
+
+fn suggestion(meant: &Option<String>) -> String {
+    match meant {
+        Some(name) => format!("; did you mean {name}?"),
+        None => " (`conference-gateway --help` lists the settings)".to_owned(),
+    }
+}
+
+fn numbered(errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .enumerate()
+        .map(|(i, error)| format!("({}) {error}", i + 1))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Config {
-    /// Reads the command line and the environment, exiting with clap's
-    /// message (status 2) when they do not parse.
+    /// Reads the command line and the environment, exiting with status 2 and
+    /// clap's message, on one line, when they do not parse. `--help` and
+    /// `--version` print as usual.
     pub fn load() -> Config {
-        Config::try_load_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+        Config::try_load_from(std::env::args_os()).unwrap_or_else(|error| {
+            if !error.use_stderr() {
+                error.exit();
+            }
+            eprintln!("{}", one_line(&error));
+            std::process::exit(2);
+        })
     }
 
     /// Like [`Parser::try_parse_from`], and under `sandbox` a listener whose
@@ -131,33 +168,98 @@ impl Config {
         let mut config = Config::from_arg_matches(&matches)?;
         if config.command.is_some() {
             if is_default(&matches, "grpc_addr") {
-                config.server.grpc_addr = SANDBOX_GRPC_ADDR;
+                config.server.grpc_addr = SANDBOX_GRPC_ADDR.into();
             }
             if is_default(&matches, "http_addr") {
-                config.server.http_addr = SANDBOX_HTTP_ADDR;
+                config.server.http_addr = SANDBOX_HTTP_ADDR.into();
             }
         }
         Ok(config)
     }
 
-    /// Checks what clap cannot: required secrets and keys, and unknown variables.
+    /// Checks what clap cannot: required secrets, keys and caller tokens, and
+    /// unknown variables. Every problem found is reported in the one error.
     pub fn validate(
         &self,
         environment: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(), ConfigError> {
         let known = known_variables();
-        for (name, _) in environment {
-            if OWN_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.contains(&name) {
-                return Err(ConfigError::UnknownVariable {
-                    name,
-                    known: known.join(", "),
-                });
-            }
+        let mut unknown: Vec<String> = environment
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| {
+                OWN_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.contains(name)
+            })
+            .collect();
+        unknown.sort();
+        let mut problems: Vec<ConfigError> = unknown
+            .into_iter()
+            .map(|name| ConfigError::UnknownVariable {
+                meant: closest(&name, &known),
+                name,
+            })
+            .collect();
+        problems.extend(self.telnyx.api_key().err());
+        problems.extend(self.webhook.public_keys().err());
+        let auth = &self.auth;
+        if auth.tokens.is_none() && auth.tokens_file.is_none() && !auth.allow_unauthenticated {
+            problems.push(ConfigError::MissingTokens);
         }
-        self.telnyx.api_key()?;
-        self.webhook.public_keys()?;
-        Ok(())
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Several(problems)),
+        }
     }
+}
+
+/// The known variable `name` most likely misspells, if one is close enough.
+fn closest(name: &str, known: &[String]) -> Option<String> {
+    known
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= SUGGESTION_DISTANCE)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.clone())
+}
+
+/// Edits (insert, delete, substitute, swap two neighbours) turning `a` into
+/// `b`: the optimal string alignment distance, so `GRCP` is one edit from `GRPC`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+/// clap's message on one line: its first line and its tips, without the usage
+/// block, so a log collector keeps the refusal as one record.
+fn one_line(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut text = lines.next().unwrap_or("error: invalid settings").to_owned();
+    for tip in lines.filter(|line| line.starts_with("tip:")) {
+        text.push_str("; ");
+        text.push_str(tip);
+    }
+    text
 }
 
 /// Every environment variable the command line declares, subcommands' included.
@@ -194,6 +296,7 @@ mod tests {
 
     /// A valid public key (the Ed25519 base point's encoding is a valid key).
     const PUBLIC_KEY: &str = "WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=";
+    const TOKENS: &str = "svc:token-0123456789";
 
     fn parse(args: &[&str]) -> Config {
         Config::try_parse_from(std::iter::once("conference-gateway").chain(args.iter().copied()))
@@ -202,7 +305,14 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documented_contract() {
-        let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
+        let config = parse(&[
+            "--telnyx-api-key",
+            "KEY",
+            "--telnyx-public-key",
+            PUBLIC_KEY,
+            "--auth-tokens",
+            TOKENS,
+        ]);
         assert_eq!(config.server.grpc_addr.to_string(), "0.0.0.0:50051");
         assert_eq!(config.server.http_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(config.telnyx.base_url.as_str(), "https://api.telnyx.com/v2");
@@ -217,7 +327,14 @@ mod tests {
 
     #[test]
     fn redis_is_chosen_by_its_url_and_sized_by_its_settings() {
-        let base = ["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY];
+        let base = [
+            "--telnyx-api-key",
+            "KEY",
+            "--telnyx-public-key",
+            PUBLIC_KEY,
+            "--auth-tokens",
+            TOKENS,
+        ];
         assert!(
             parse(&base).redis.bus(&parse(&base).events).is_none(),
             "no URL: the memory bus"
@@ -242,33 +359,182 @@ mod tests {
         assert!(wrong.is_err());
     }
 
+    /// The settings every other test here starts from: all required ones.
+    fn complete(extra: &[&str]) -> Config {
+        let mut args = vec![
+            "--telnyx-api-key",
+            "KEY",
+            "--telnyx-public-key",
+            PUBLIC_KEY,
+            "--auth-tokens",
+            TOKENS,
+        ];
+        args.extend_from_slice(extra);
+        parse(&args)
+    }
+
+    fn env(names: &[&str]) -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|name| ((*name).to_owned(), "x".to_owned()))
+            .collect()
+    }
+
     #[test]
     fn refuses_unknown_variables_and_a_missing_key() {
-        let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
-        let typo = vec![("GATEWAY_GRCP_ADDR".to_owned(), "x".to_owned())];
-        let error = config.validate(typo).unwrap_err().to_string();
+        let config = complete(&[]);
+        let error = config
+            .validate(env(&["GATEWAY_GRCP_ADDR"]))
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with("GATEWAY_GRCP_ADDR is not a setting"),
             "{error}"
         );
-        let other = vec![("HOME".to_owned(), "/root".to_owned())];
-        assert!(config.validate(other).is_ok());
-        let error = parse(&[]).validate(Vec::new()).unwrap_err().to_string();
+        assert!(config.validate(env(&["HOME", "REDIS_URL"])).is_ok());
+        let error = parse(&["--telnyx-public-key", PUBLIC_KEY, "--auth-tokens", TOKENS])
+            .validate(Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("TELNYX_API_KEY is not set"), "{error}");
     }
 
     #[test]
+    fn a_near_miss_names_the_variable_it_resembles_and_nothing_else() {
+        let config = complete(&[]);
+        for (typo, meant) in [
+            ("GATEWAY_GRCP_ADDR", "GATEWAY_GRPC_ADDR"),
+            ("GATEWAY_HTTP_ADR", "GATEWAY_HTTP_ADDR"),
+            ("TELNYX_APIKEY", "TELNYX_API_KEY"),
+            ("TELNYX_PUBLIC_KEYS", "TELNYX_PUBLIC_KEY"),
+            ("GATEWAY_AUTH_TOKEN", "GATEWAY_AUTH_TOKENS"),
+        ] {
+            let error = config.validate(env(&[typo])).unwrap_err().to_string();
+            assert_eq!(
+                error,
+                format!("{typo} is not a setting of this gateway; did you mean {meant}?")
+            );
+        }
+        let error = config
+            .validate(env(&["GATEWAY_COLOUR_SCHEME"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "GATEWAY_COLOUR_SCHEME is not a setting of this gateway \
+             (`conference-gateway --help` lists the settings)"
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_a_swap_as_one_edit() {
+        assert_eq!(edit_distance("GRPC", "GRPC"), 0);
+        assert_eq!(edit_distance("GRCP", "GRPC"), 1);
+        assert_eq!(edit_distance("ADR", "ADDR"), 1);
+        assert_eq!(edit_distance("", "ABC"), 3);
+        assert_eq!(edit_distance("KITTEN", "SITTING"), 3);
+    }
+
+    #[test]
+    fn every_missing_setting_is_named_in_one_line() {
+        let error = parse(&[]).validate(Vec::new()).unwrap_err().to_string();
+        assert!(
+            error.starts_with("3 problems with the settings: (1) TELNYX_API_KEY is not set"),
+            "{error}"
+        );
+        assert!(
+            error.contains("(2) TELNYX_PUBLIC_KEY is not set"),
+            "{error}"
+        );
+        assert!(
+            error.contains("(3) no caller tokens configured: set GATEWAY_AUTH_TOKENS"),
+            "{error}"
+        );
+        assert!(!error.contains('\n'), "{error}");
+        // Unknown variables join the missing settings in the same message.
+        let error = parse(&["--telnyx-api-key", "KEY", "--allow-unauthenticated", "true"])
+            .validate(env(&["TELNYX_PUBLIC_KY"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "2 problems with the settings: (1) TELNYX_PUBLIC_KY is not a setting of this \
+             gateway; did you mean TELNYX_PUBLIC_KEY?; (2) TELNYX_PUBLIC_KEY is not set: the \
+             gateway needs Telnyx's public key to verify webhooks (Mission Control, Keys & \
+             Credentials)"
+        );
+    }
+
+    #[test]
+    fn a_token_file_or_allowing_anyone_stands_in_for_tokens() {
+        let base = ["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY];
+        let without = parse(&base).validate(Vec::new()).unwrap_err().to_string();
+        assert!(
+            without.starts_with("no caller tokens configured"),
+            "{without}"
+        );
+        for extra in [
+            ["--auth-tokens-file", "/etc/gateway/tokens"],
+            ["--allow-unauthenticated", "true"],
+        ] {
+            let mut args = base.to_vec();
+            args.extend(extra);
+            assert!(parse(&args).validate(Vec::new()).is_ok(), "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses_accept_host_names() {
+        let config = complete(&["--grpc-addr", "localhost:50051", "--http-addr", "[::]:8080"]);
+        assert_eq!(
+            config.server.grpc_addr,
+            ListenAddr::Host {
+                host: "localhost".into(),
+                port: 50051
+            }
+        );
+        assert_eq!(config.server.http_addr.to_string(), "[::]:8080");
+    }
+
+    #[test]
+    fn a_parse_error_is_one_line_with_its_tip() {
+        let error =
+            Config::try_parse_from(["conference-gateway", "--grpc-addr", "localhost"]).unwrap_err();
+        assert_eq!(
+            one_line(&error),
+            "error: invalid value 'localhost' for '--grpc-addr <GATEWAY_GRPC_ADDR>': expected \
+             ip:port or host:port (0.0.0.0:50051, [::]:50051, localhost:50051), the port is \
+             missing"
+        );
+        let error = Config::try_parse_from(["conference-gateway", "--grcp-addr", "x"]).unwrap_err();
+        let line = one_line(&error);
+        assert!(
+            line.starts_with("error: unexpected argument '--grcp-addr' found; tip:"),
+            "{line}"
+        );
+        assert!(line.contains("'--grpc-addr'"), "{line}");
+        assert!(!line.contains("Usage"), "{line}");
+    }
+
+    #[test]
     fn refuses_a_missing_or_malformed_public_key() {
-        let error = parse(&["--telnyx-api-key", "KEY"])
+        let error = parse(&["--telnyx-api-key", "KEY", "--auth-tokens", TOKENS])
             .validate(Vec::new())
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("TELNYX_PUBLIC_KEY is not set"), "{error}");
         for bad in ["", "abc", "WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=,"] {
-            let error = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", bad])
-                .validate(Vec::new())
-                .unwrap_err()
-                .to_string();
+            let error = parse(&[
+                "--telnyx-api-key",
+                "KEY",
+                "--telnyx-public-key",
+                bad,
+                "--auth-tokens",
+                TOKENS,
+            ])
+            .validate(Vec::new())
+            .unwrap_err()
+            .to_string();
             assert!(
                 error.starts_with("TELNYX_PUBLIC_KEY is malformed"),
                 "{bad:?}: {error}"
@@ -284,6 +550,8 @@ mod tests {
             "KEY123\n",
             "--telnyx-public-key",
             PUBLIC_KEY,
+            "--auth-tokens",
+            TOKENS,
         ]);
         assert!(config.validate(Vec::new()).is_ok());
         let client = config.telnyx.client().unwrap();
@@ -292,10 +560,17 @@ mod tests {
             "KEY123"
         );
         for bad in ["KEY\n123", "KEY\u{7f}", "  \n"] {
-            let error = parse(&["--telnyx-api-key", bad, "--telnyx-public-key", PUBLIC_KEY])
-                .validate(Vec::new())
-                .unwrap_err()
-                .to_string();
+            let error = parse(&[
+                "--telnyx-api-key",
+                bad,
+                "--telnyx-public-key",
+                PUBLIC_KEY,
+                "--auth-tokens",
+                TOKENS,
+            ])
+            .validate(Vec::new())
+            .unwrap_err()
+            .to_string();
             assert!(error.starts_with("TELNYX_API_KEY is"), "{bad:?}: {error}");
             assert!(!error.contains('\n'), "one line: {error}");
         }
@@ -349,7 +624,14 @@ mod tests {
     #[cfg(feature = "sandbox")]
     #[test]
     fn the_sandbox_variables_are_known() {
-        let config = parse(&["--telnyx-api-key", "KEY", "--telnyx-public-key", PUBLIC_KEY]);
+        let config = parse(&[
+            "--telnyx-api-key",
+            "KEY",
+            "--telnyx-public-key",
+            PUBLIC_KEY,
+            "--auth-tokens",
+            TOKENS,
+        ]);
         let sandbox = vec![(
             "GATEWAY_SANDBOX_ALLOW_NON_LOOPBACK".to_owned(),
             "true".to_owned(),

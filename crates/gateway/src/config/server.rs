@@ -1,7 +1,9 @@
 //! The listeners and the limits every call lives within.
 
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::Args;
 
@@ -9,7 +11,8 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Listeners and limits")]
 pub struct ServerSettings {
-    /// Address of the gRPC listener [default: 0.0.0.0:50051; 127.0.0.1:50051 under `sandbox`].
+    /// Address of the gRPC listener, `ip:port` or `host:port` [default: 0.0.0.0:50051;
+    /// 127.0.0.1:50051 under `sandbox`].
     #[arg(
         hide_default_value = true,
         global = true,
@@ -18,10 +21,10 @@ pub struct ServerSettings {
         value_name = "GATEWAY_GRPC_ADDR",
         default_value = "0.0.0.0:50051"
     )]
-    pub grpc_addr: SocketAddr,
+    pub grpc_addr: ListenAddr,
 
-    /// Address of the HTTP listener (health, webhooks, metrics) [default: 0.0.0.0:8080;
-    /// 127.0.0.1:8080 under `sandbox`].
+    /// Address of the HTTP listener (health, webhooks, metrics), `ip:port` or `host:port`
+    /// [default: 0.0.0.0:8080; 127.0.0.1:8080 under `sandbox`].
     #[arg(
         hide_default_value = true,
         global = true,
@@ -30,7 +33,7 @@ pub struct ServerSettings {
         value_name = "GATEWAY_HTTP_ADDR",
         default_value = "0.0.0.0:8080"
     )]
-    pub http_addr: SocketAddr,
+    pub http_addr: ListenAddr,
 
     /// PEM certificate chain for gRPC over TLS (with GATEWAY_TLS_KEY).
     #[arg(
@@ -78,4 +81,134 @@ pub struct ServerSettings {
     /// Largest gRPC message accepted or sent, in bytes, by every service.
     #[arg(global = true, long = "max-message-bytes", env = "GATEWAY_MAX_MESSAGE_BYTES", value_name = "GATEWAY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
     pub max_message_bytes: u32,
+}
+
+/// Where a listener binds: an IP address, or a host name resolved when the
+/// gateway starts (`localhost:50051`, a pod's own name), with a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    Ip(SocketAddr),
+    Host { host: String, port: u16 },
+}
+
+impl ListenAddr {
+    /// Whether only this machine can reach the listener: a loopback IP, or
+    /// `localhost`, which resolves to loopback only (RFC 6761). Other host
+    /// names are not resolved to find out, so they count as reachable.
+    pub fn is_loopback(&self) -> bool {
+        match self {
+            ListenAddr::Ip(addr) => addr.ip().is_loopback(),
+            ListenAddr::Host { host, .. } => {
+                host.eq_ignore_ascii_case("localhost")
+                    || host.to_ascii_lowercase().ends_with(".localhost")
+            }
+        }
+    }
+}
+
+impl From<SocketAddr> for ListenAddr {
+    fn from(addr: SocketAddr) -> Self {
+        ListenAddr::Ip(addr)
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Ip(addr) => addr.fmt(f),
+            ListenAddr::Host { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+/// Why a listen address does not parse; clap prints it after the setting's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected ip:port or host:port (0.0.0.0:50051, [::]:50051, localhost:50051), {0}")]
+pub struct InvalidListenAddr(&'static str);
+
+impl FromStr for ListenAddr {
+    type Err = InvalidListenAddr;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(ListenAddr::Ip(addr));
+        }
+        let (host, port) = text
+            .rsplit_once(':')
+            .ok_or(InvalidListenAddr("the port is missing"))?;
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| InvalidListenAddr("the port is not a number from 0 to 65535"))?;
+        if host.parse::<IpAddr>().is_ok() || host.starts_with('[') || host.contains(':') {
+            return Err(InvalidListenAddr("IPv6 addresses go in brackets"));
+        }
+        let label_ok = |label: &str| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
+            return Err(InvalidListenAddr("the host is not a valid host name"));
+        }
+        Ok(ListenAddr::Host {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_take_ips_and_host_names() {
+        assert_eq!(
+            "0.0.0.0:50051".parse::<ListenAddr>(),
+            Ok(ListenAddr::Ip("0.0.0.0:50051".parse().unwrap()))
+        );
+        assert_eq!(
+            "[::1]:8080".parse::<ListenAddr>().unwrap().to_string(),
+            "[::1]:8080"
+        );
+        let host = "localhost:50051".parse::<ListenAddr>().unwrap();
+        assert_eq!(
+            host,
+            ListenAddr::Host {
+                host: "localhost".into(),
+                port: 50051
+            }
+        );
+        assert_eq!(host.to_string(), "localhost:50051");
+        assert!(host.is_loopback());
+        let pod = "gateway-0.gateway.default.svc:8080"
+            .parse::<ListenAddr>()
+            .unwrap();
+        assert!(!pod.is_loopback());
+        assert!(!"0.0.0.0:1".parse::<ListenAddr>().unwrap().is_loopback());
+    }
+
+    #[test]
+    fn a_bad_listen_address_says_what_is_wrong() {
+        for (bad, says) in [
+            ("localhost", "port is missing"),
+            ("localhost:http", "not a number"),
+            ("localhost:70000", "not a number"),
+            ("::1:50051", "brackets"),
+            (":50051", "not a valid host name"),
+            ("bad_host:1", "not a valid host name"),
+            ("-x.example:1", "not a valid host name"),
+        ] {
+            let error = bad.parse::<ListenAddr>().unwrap_err().to_string();
+            assert!(error.contains(says), "{bad}: {error}");
+            assert!(
+                error.starts_with("expected ip:port or host:port"),
+                "{error}"
+            );
+        }
+    }
 }

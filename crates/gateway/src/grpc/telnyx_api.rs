@@ -64,6 +64,7 @@ impl TelnyxApi {
         let caller = caller.as_ref().map_or("anonymous", Caller::name);
         let span = tracing::info_span!(
             "rpc",
+            otel.kind = "server",
             method = operation.short_name(),
             caller,
             trace_id = tracing::field::Empty,
@@ -110,7 +111,8 @@ impl TelnyxApi {
             .catalog
             .build_call(operation, &message)
             .map_err(GatewayError::from)?;
-        let traceparent = trace.header();
+        let (request_span, traceparent) =
+            super::trace::telnyx_request(trace, operation.short_name());
         let context = CallContext {
             operation: operation.short_name(),
             idempotent: operation.is_idempotent(),
@@ -118,7 +120,11 @@ impl TelnyxApi {
             traceparent: Some(&traceparent),
         };
         let started = Instant::now();
-        let outcome = self.client.send(&planned.call, context).await;
+        let outcome = self
+            .client
+            .send(&planned.call, context)
+            .instrument(request_span)
+            .await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let body = match outcome {
             Ok(body) => {

@@ -41,6 +41,31 @@ impl TraceContext {
     }
 }
 
+/// The client span of the request to Telnyx, a child of the current (call)
+/// span, and the `traceparent` that names it, so Telnyx's side of the trace
+/// hangs under the request that reached it.
+pub fn telnyx_request(trace: &TraceContext, operation: &str) -> (tracing::Span, String) {
+    let span = tracing::info_span!("telnyx", otel.kind = "client", operation);
+    #[cfg(feature = "otlp")]
+    {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+        let context = span.context();
+        let own = context.span().span_context().clone();
+        if own.is_valid() {
+            let header = format!(
+                "00-{:032x}-{:016x}-{}",
+                own.trace_id(),
+                own.span_id(),
+                trace.flags
+            );
+            return (span, header);
+        }
+    }
+    (span, trace.header())
+}
+
 /// Makes `span` the exported child of the caller's span, and takes the
 /// exported span's ids, so the `traceparent` sent to Telnyx names the span
 /// the collector receives.

@@ -20,7 +20,7 @@ use telnyx_sim::{Chaos, ChaosError, RunningSimulator, Signer, Simulator, Simulat
 use tokio::net::TcpListener;
 
 use crate::app::{AppError, Application};
-use crate::config::{Config, ConfigError, SandboxArgs};
+use crate::config::{Config, ConfigError, ListenAddr, SandboxArgs};
 
 /// The caller name of the token generated at start.
 pub const DEVELOPER: &str = "developer";
@@ -35,7 +35,7 @@ pub enum SandboxError {
     )]
     NotLoopback {
         setting: &'static str,
-        addr: SocketAddr,
+        addr: ListenAddr,
     },
     #[error("{}", chaos_message(.0))]
     Chaos(#[from] ChaosError),
@@ -249,14 +249,14 @@ fn chaos_message(error: &ChaosError) -> String {
 /// Refuses any listener beyond loopback, naming its setting.
 fn refuse_non_loopback(config: &Config, args: &SandboxArgs) -> Result<(), SandboxError> {
     let listeners = [
-        ("GATEWAY_GRPC_ADDR", config.server.grpc_addr),
-        ("GATEWAY_HTTP_ADDR", config.server.http_addr),
-        ("GATEWAY_SANDBOX_TELNYX_SIM_ADDR", args.telnyx_sim_addr),
+        ("GATEWAY_GRPC_ADDR", config.server.grpc_addr.clone()),
+        ("GATEWAY_HTTP_ADDR", config.server.http_addr.clone()),
+        (
+            "GATEWAY_SANDBOX_TELNYX_SIM_ADDR",
+            ListenAddr::from(args.telnyx_sim_addr),
+        ),
     ];
-    match listeners
-        .into_iter()
-        .find(|(_, addr)| !addr.ip().is_loopback())
-    {
+    match listeners.into_iter().find(|(_, addr)| !addr.is_loopback()) {
         Some((setting, addr)) => Err(SandboxError::NotLoopback { setting, addr }),
         None => Ok(()),
     }

@@ -100,6 +100,9 @@ impl WebhookState {
         inner.verifier.verify(&signed, &body)?;
         let envelope = envelope::parse(&body)?;
         let prepared = inner.converter.prepare(envelope);
+        let span = tracing::Span::current();
+        span.record("event.id", prepared.id.as_str());
+        span.record("event.type", prepared.event_type.as_str());
         Ok(inner.bus.publish(prepared).await?)
     }
 }
@@ -118,10 +121,18 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, WebhookError> {
     Ok(body.freeze())
 }
 
+/// One span per delivery, naming the event it published (id, type, cursor),
+/// so a trace leads from a webhook to the event subscribers received.
+#[tracing::instrument(
+    name = "webhook",
+    skip_all,
+    fields(otel.kind = "server", event.id, event.type, event.cursor)
+)]
 async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> Response {
     let metrics = &state.inner.metrics;
     match state.accept(&headers, body).await {
         Ok(Published::Accepted(cursor)) => {
+            tracing::Span::current().record("event.cursor", tracing::field::display(&cursor));
             tracing::debug!(%cursor, "webhook event accepted");
             metrics.record_webhook("accepted");
             metrics.events_published.inc();

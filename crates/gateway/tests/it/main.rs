@@ -9,6 +9,7 @@
 mod support;
 
 mod call_service;
+mod client;
 mod conference_service;
 mod config;
 mod control_path;
@@ -16,9 +17,12 @@ mod events;
 mod operations;
 mod process;
 mod queue_service;
+mod reflection;
 mod replicas;
 #[cfg(feature = "sandbox")]
 mod sandbox_e2e;
 mod sim_control;
 mod tls;
+#[cfg(feature = "otlp")]
+mod traces;
 mod webhook;

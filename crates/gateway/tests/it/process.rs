@@ -24,16 +24,29 @@ fn free_ports() -> (u16, u16) {
 }
 
 /// The gateway binary against `telnyx`, logging at debug level to a pipe.
-struct Gateway {
+pub(crate) struct Gateway {
     child: Child,
-    grpc: u16,
+    pub(crate) grpc: u16,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) http: u16,
+    /// What the listeners were given and callers connect to: an IP or a host name.
+    host: &'static str,
     /// Everything the process logged; read as it comes so a full pipe
     /// never blocks the process.
     logs: std::thread::JoinHandle<String>,
 }
 
 impl Gateway {
-    async fn start(telnyx: &MockServer, extra_env: &[(&str, &str)]) -> Gateway {
+    pub(crate) async fn start(telnyx: &MockServer, extra_env: &[(&str, &str)]) -> Gateway {
+        Gateway::start_on("127.0.0.1", telnyx, extra_env).await
+    }
+
+    /// Like [`Gateway::start`], with both listeners given as `host:port`.
+    pub(crate) async fn start_on(
+        host: &'static str,
+        telnyx: &MockServer,
+        extra_env: &[(&str, &str)],
+    ) -> Gateway {
         let (grpc, http) = free_ports();
         let mut command = Command::new(env!("CARGO_BIN_EXE_conference-gateway"));
         command
@@ -46,8 +59,8 @@ impl Gateway {
                 crate::support::webhook::public_key(&crate::support::webhook::test_key()),
             )
             .env("GATEWAY_AUTH_TOKENS", format!("tests:{TEST_CALLER_TOKEN}"))
-            .env("GATEWAY_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-            .env("GATEWAY_HTTP_ADDR", format!("127.0.0.1:{http}"))
+            .env("GATEWAY_GRPC_ADDR", format!("{host}:{grpc}"))
+            .env("GATEWAY_HTTP_ADDR", format!("{host}:{http}"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (name, value) in extra_env {
@@ -60,9 +73,15 @@ impl Gateway {
             let _ = stderr.read_to_string(&mut logs);
             logs
         });
-        let gateway = Gateway { child, grpc, logs };
+        let gateway = Gateway {
+            child,
+            grpc,
+            http,
+            host,
+            logs,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while reqwest::get(format!("http://127.0.0.1:{http}/readyz"))
+        while reqwest::get(format!("http://{host}:{http}/readyz"))
             .await
             .is_err()
         {
@@ -72,8 +91,8 @@ impl Gateway {
         gateway
     }
 
-    async fn channel(&self) -> InterceptedService<Channel, BearerToken> {
-        let channel = Channel::from_shared(format!("http://127.0.0.1:{}", self.grpc))
+    pub(crate) async fn channel(&self) -> InterceptedService<Channel, BearerToken> {
+        let channel = Channel::from_shared(format!("http://{}:{}", self.host, self.grpc))
             .unwrap()
             .connect()
             .await
@@ -81,7 +100,7 @@ impl Gateway {
         InterceptedService::new(channel, BearerToken::new(TEST_CALLER_TOKEN))
     }
 
-    fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -90,7 +109,7 @@ impl Gateway {
     }
 
     /// Waits for the process to exit; its exit code and everything it logged.
-    fn wait(mut self, within: Duration) -> (Option<i32>, String) {
+    pub(crate) fn wait(mut self, within: Duration) -> (Option<i32>, String) {
         let deadline = Instant::now() + within;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
