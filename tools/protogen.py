@@ -85,6 +85,14 @@ DEFAULT_SPEC = REPO / "spec" / "telnyx-openapi.yaml"
 DEFAULT_DOCS = REPO / "spec" / "telnyx-docs"
 DOC_PAGES = ["conferencing-and-queues.md", "call-control.md"]
 PACKAGE = "conference_gateway.v1"
+# Where other languages put the generated code. The same in every file of the
+# package (buf's PACKAGE_SAME_* rules), hand-written ones included.
+FILE_OPTIONS = [
+    ("csharp_namespace", '"ConferenceGateway.V1"'),
+    ("go_package", '"conference-gateway/gen/go/conference_gateway/v1;conferencegatewayv1"'),
+    ("java_multiple_files", "true"),
+    ("java_package", '"com.conferencegateway.v1"'),
+]
 IMPORT_PREFIX = "conference_gateway/v1/"
 WIDTH = 100
 
@@ -1403,6 +1411,7 @@ class Generator:
         for imp in sorted(imports):
             out.append(f'import "{imp}";')
         out.append("")
+        out += [f"option {name} = {value};" for name, value in FILE_OPTIONS] + [""]
         return out
 
     @staticmethod
