@@ -9,6 +9,9 @@ describes exactly those operations (`openapi-subset.yaml`) and writes, into
   conference_service.proto  ConferenceService and its request/response messages
   queue_service.proto       QueueService and its request/response messages
   call_service.proto        CallService and its request/response messages
+  event_service.proto       EventService: the hand-written Subscribe stream and
+                            its request (kept verbatim in HAND_WRITTEN), then
+                            the RPCs of Telnyx operations, if any
   resources.proto           every message and enum that comes from
                             `#/components/schemas/*` (resources, shared request
                             components, unions, top-level enums)
@@ -16,13 +19,12 @@ describes exactly those operations (`openapi-subset.yaml`) and writes, into
                             one typed payload message per webhook event type,
                             from the spec's `webhooks`
 
-`options.proto` (the custom options the gateway's codec reads) and
-`event_service.proto` (the service and its request) are hand-written and are not
-touched.
+`options.proto` (the custom options the gateway's codec reads) is hand-written
+and is not touched.
 
 Usage, from the repository root:
 
-    python3 tools/protogen.py                 # regenerate the four files
+    python3 tools/protogen.py                 # regenerate the six files
     python3 tools/protogen.py --check         # exit 1 if the files are stale
     python3 tools/protogen.py --spec PATH     # use another copy of the spec
 
@@ -109,6 +111,61 @@ SERVICES = {
         "Telnyx Call Control calls and applications: dial, answer, hang up, bridge and transfer "
         "calls, list active calls and call events, and manage Call Control applications.",
     ),
+    "EventService": (
+        "event_service.proto",
+        "The live stream of Telnyx webhook events about conferences, queues and calls.\n\n"
+        "Telnyx posts its webhooks to the gateway, which verifies, deduplicates and orders them; "
+        "any number of internal services then watch them here, each with its own filters, "
+        "without ever seeing Telnyx's signatures or retries.",
+    ),
+}
+
+# Hand-written parts of a generated service file, kept verbatim: the RPCs that are not
+# Telnyx operations (they precede the generated ones), the messages they use (they precede
+# the generated messages) and the files those need.
+HAND_WRITTEN = {
+    "EventService": {
+        "rpcs": """\
+  // Streams the events accepted from now on (or, with `resume_after`, those
+  // accepted after an earlier event, then the live ones), in acceptance order,
+  // each once. The stream ends with:
+  //
+  // - INVALID_ARGUMENT for a malformed filter;
+  // - OUT_OF_RANGE at once when `resume_after` can no longer be served (older
+  //   than the gateway's history, from before a restart, or not a cursor):
+  //   subscribe again without it, and reconcile with the REST API if needed;
+  // - RESOURCE_EXHAUSTED when the subscriber reads too slowly and its queue
+  //   overflowed; the message (and the `cursor` key of its ErrorInfo) carries
+  //   the cursor of the last event sent, to resume from;
+  // - UNAVAILABLE when the gateway shuts down, with the same cursor.
+  //
+  // buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+  rpc Subscribe(SubscribeRequest) returns (stream Event);""",
+        "messages": """\
+// Which events to stream, and from where. All given filters must match.
+message SubscribeRequest {
+  // Event types to receive, dotted as Telnyx names them
+  // (`conference.participant.joined`). A trailing `.*` matches every type
+  // with that prefix (`conference.*`, `call.machine.*`). Empty: every type.
+  repeated string event_types = 1;
+
+  // Only events whose `payload.conference_id` is this. Empty: any.
+  string conference_id = 2;
+
+  // Only events whose `payload.call_control_id` is this. Empty: any.
+  string call_control_id = 3;
+
+  // Only events whose `payload.queue` (the queue name of `call.enqueued` and
+  // `call.dequeued`) is this. Empty: any.
+  string queue_name = 4;
+
+  // The `cursor` of an event received earlier: the stream starts with the
+  // events accepted after it that are still in the gateway's history, then
+  // continues live, with no gap and no repeat. Empty: live from now.
+  string resume_after = 5;
+}""",
+        "imports": {IMPORT_PREFIX + "events.proto"},
+    },
 }
 
 # (service, rpc, method, Telnyx path). The order is the order of the RPCs in the files.
@@ -1420,11 +1477,14 @@ class Generator:
 
     def render_service_file(self, service, comment, rpcs, refs) -> str:
         fname = SERVICES[service][0]
+        hand = HAND_WRITTEN.get(service, {})
         body = []
         body += comment_lines(comment, "")
         body.append(f"service {service} {{")
+        if hand:
+            body.append(hand["rpcs"])
         for i, (rpc, method, path, data_field, req, resp, rcomment) in enumerate(rpcs):
-            if i:
+            if i or hand:
                 body.append("")
             body += comment_lines(rcomment, "  ")
             body.append(f"  rpc {rpc}({req.name}) returns ({resp.name}) {{")
@@ -1433,13 +1493,16 @@ class Generator:
                         f"data_field: {quote(data_field)}{cursor}}};")
             body.append("  }")
         body.append("}")
+        if hand:
+            body += ["", hand["messages"]]
         for rpc, _, _, _, req, resp, _ in rpcs:
             body.append("")
             body += self.render_message(req, "", [])
             body.append("")
             body += self.render_message(resp, "", [])
         text = "\n".join(body)
-        head = self.header(fname, f"{service}: {comment}", self.imports_for(text, fname, refs))
+        imports = self.imports_for(text, fname, refs) | hand.get("imports", set())
+        head = self.header(fname, f"{service}: {comment}", imports)
         return "\n".join(head + body) + "\n"
 
     def render_resources(self) -> str:
