@@ -711,6 +711,8 @@ class Generator:
             op = self.spec["paths"][path][method.lower()]
             req_roots += [op.get("parameters", []), op.get("requestBody", {})]
             resp_roots += [r for c, r in op["responses"].items() if c.startswith("2")]
+        # Webhook payloads are read by the gateway, like responses.
+        resp_roots += [self.spec["webhooks"][key] for key in EVENTS]
         return self._reach(req_roots), self._reach(resp_roots)
 
     def _collect_discriminators(self):
