@@ -40,10 +40,13 @@ How the spec is mapped (the gateway's codec relies on these conventions):
 
 * One RPC per operation, `option (operation) = {method path data_field}`. Path
   parameters use proto field names (`{conference_id}`, `{application_id}`).
-* Request `<Rpc>Request` carries path parameters first, then (lists)
+* Request and response messages are `<Rpc>Request` and `<Rpc>Response`, or
+  `<Service><Rpc>Request` when an earlier service has an RPC of that name
+  (`CallServiceSpeakRequest` beside ConferenceService's `SpeakRequest`).
+* The request carries path parameters first, then (lists)
   `page_size`/`page_token`, then query parameters, then every body property
   under its Telnyx JSON name. `filter` (deepObject) becomes a nested `Filter`.
-* Response `<Rpc>Response`: a resource wrapper (`data_field` names the field),
+* The response is a resource wrapper (`data_field` names the field),
   a page (`repeated` items, `next_page_token`, `total_size`), a command result
   inlined (`result`, `recording_id`), or empty for 204 No Content.
 * Strings stay `string`; booleans and numbers are `optional`; `date-time`
@@ -54,7 +57,14 @@ How the spec is mapped (the gateway's codec relies on these conventions):
   lower-cased value name. Single-value discriminators (`type`,
   `transcription_engine`, `transcription_model` of union variants) become
   `(message).constants` instead of fields.
-* `oneOf` unions become messages with `(message).untagged_union` and one oneof.
+* `oneOf` unions become messages with `(message).untagged_union` and one oneof;
+  an operation that accepts only some variants of a union shares its message
+  and names the members it takes in the field's comment. A `oneOf` of a single
+  alternative is that alternative. A union of a free-form object and scalars
+  is a `google.protobuf.Value`; a list of lists is `repeated
+  google.protobuf.ListValue`; `enum: [true, false]` is a plain bool. A body
+  that requires one of several properties (`anyOf` of `required` lists) says so
+  in the request's comment.
 
 * Each webhook event type in `EVENTS` becomes `<Event>Payload`, the typed
   `data.payload`, with `option (message) = {event_type: "..."}`: the gateway
@@ -277,6 +287,9 @@ COMMAND_RESULTS = {
     "ConferenceCommandResult", "CallControlCommandResult",
     "CallControlCommandResultWithRecordingId",
 }
+
+# Message names of components whose name is not PascalCase.
+COMPONENT_NAMES: dict[str, str] = {}
 
 # Webhook events delivered by EventService, by their key in the spec's `webhooks` (the
 # reference pages' camelCase name). The order fixes the `Event.payload` member numbers
@@ -579,6 +592,24 @@ def member_name(v: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", v.lower()).strip("_")
 
 
+def proto_name(component: str) -> str:
+    """The name of a component's message or enum."""
+    name = COMPONENT_NAMES.get(component, component)
+    assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", name), f"component {component}: name it"
+    return name
+
+
+def message_base(service: str, rpc: str) -> str:
+    """The prefix of an RPC's request and response messages: the RPC name, qualified by the
+    service when an earlier service has an RPC of that name (buf's STANDARD rules allow
+    `<Service><Rpc>Request`): `CallServiceSpeakRequest` beside ConferenceService's
+    `SpeakRequest`."""
+    for svc, name, _, _ in RPCS:
+        if name == rpc:
+            return rpc if svc == service else service + rpc
+    raise KeyError(rpc)
+
+
 def is_lower_snake(name: str) -> bool:
     return re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", name) is not None
 
@@ -751,7 +782,7 @@ class Generator:
 
     def top_ref(self, name):
         self.file_refs.add(name)
-        return TypeRef(name)
+        return TypeRef(proto_name(name))
 
     def describe(self, schema, owner_key, prop, direction="request"):
         key = f"{owner_key}.{prop}"
@@ -790,6 +821,8 @@ class Generator:
                 return self.top_ref(name), "", {}, ""
             if ttype == "string":
                 return "string", "", {}, ""
+            if ttype == "array":
+                return self.resolve(target, prop, owner, owner_key, type_name)
             if "oneOf" in target:
                 self.ensure_component_union(name)
                 return self.top_ref(name), "", {}, ""
@@ -798,18 +831,39 @@ class Generator:
             self.ensure_component_message(name)
             return self.top_ref(name), "", {}, ""
 
-        if "oneOf" in schema or "anyOf" in schema:
+        if ("oneOf" in schema or "anyOf" in schema) and "properties" not in schema:
             alts = schema.get("oneOf") or schema.get("anyOf")
+            if len(alts) == 1:  # a lone alternative is the type itself
+                return self.resolve(alts[0], prop, owner, owner_key, type_name)
             kinds = sorted(a.get("type", "ref") for a in alts)
             if kinds == ["array", "string"] and all(
                     a.get("items", {}).get("type") == "string" for a in alts if "items" in a):
                 return "string", "repeated", {"single_as_scalar": True}, ""
             if all("$ref" in a for a in alts):
                 key = tuple(self.ref_name(a["$ref"]) for a in alts)
-                assert key in UNIONS, f"{owner_key}.{prop}: unnamed union {key}"
+                extra = ""
+                if key not in UNIONS:
+                    # Some operations accept only some of the variants of a known union: they
+                    # share its message, and say which members they take.
+                    wider = [k for k in UNIONS if set(key) < set(k)]
+                    assert len(wider) == 1, f"{owner_key}.{prop}: unnamed union {key}"
+                    name = UNIONS[wider[0]][0]
+                    union = self.top.get(name)
+                    assert union, f"{owner_key}.{prop}: {name} is used whole before in part"
+                    members = [f.name for k in key for f in union.fields
+                               if f.type.name == proto_name(k)]
+                    assert len(members) == len(key), f"{owner_key}.{prop}: {key}"
+                    extra = ("Telnyx accepts only these members here: " +
+                             ", ".join(f"`{m}`" for m in members) + ".")
+                    return self.top_ref(name), "", {}, extra
                 name, oneof, comment = UNIONS[key]
                 self.ensure_union(name, oneof, comment, alts, schema.get("discriminator"))
                 return self.top_ref(name), "", {}, ""
+            if all("$ref" not in a and not a.get("properties") and "items" not in a and
+                   a.get("type") in ("object", "string", "number", "integer", "boolean")
+                   for a in alts):
+                # A free-form object or a scalar: any JSON value.
+                return "google.protobuf.Value", "", {}, ""
             key = (owner_key.split(".")[0], prop)
             assert key in MIXED_UNIONS, f"{owner_key}.{prop}: unnamed mixed union"
             name, oneof, comment = MIXED_UNIONS[key]
@@ -830,7 +884,7 @@ class Generator:
             assert len(non_null) == 1, f"{owner_key}.{prop}: type {ttype}"
             ttype = non_null[0]
 
-        if "enum" in schema:
+        if "enum" in schema and ttype != "boolean":  # `enum: [true, false]` is a bool
             values = [v for v in schema["enum"] if v is not None]
             if ttype == "integer":
                 return "int32", "optional", {}, "One of " + ", ".join(map(str, values)) + "."
@@ -857,6 +911,10 @@ class Generator:
             return ("float" if schema.get("format") == "float" else "double"), "optional", {}, ""
         if ttype == "array":
             items = schema.get("items", {})
+            if items.get("type") == "array":
+                # Lists of lists (`http_headers`: `[["Accept", "*/*"]]`): each inner list is a
+                # ListValue, which the codec writes and reads as the JSON array it is.
+                return "google.protobuf.ListValue", "repeated", {}, ""
             if "description" not in items and "$ref" not in items:
                 items = dict(items, description=schema.get("description"))
             t, label, opts, extra = self.resolve(items, prop, owner, owner_key,
@@ -930,7 +988,8 @@ class Generator:
             return
         self.building.add(name)
         schema = self.schemas[name]
-        msg = Message(name, self.schema_comment(name), self.component_direction(name))
+        msg = Message(proto_name(name), self.schema_comment(name),
+                      self.component_direction(name))
         self.top[name] = msg
         self.fill(msg, schema, name, self.discriminators.get(name))
         if self.discriminators.get(name):
@@ -941,7 +1000,7 @@ class Generator:
         if name in self.top:
             return
         schema = self.schemas[name]
-        self.top[name] = Enum(name, with_default(self.schema_comment(name), schema),
+        self.top[name] = Enum(proto_name(name), with_default(self.schema_comment(name), schema),
                               [v for v in schema["enum"] if v is not None],
                               self.component_direction(name))
 
@@ -1047,7 +1106,24 @@ class Generator:
             for prop, ps in (bschema.get("properties") or {}).items():
                 fname = BODY_RENAMES.get((rpc, prop))
                 self.add_property(msg, rpc, prop, ps, prop in required, field_name=fname)
+            alternatives = self.required_alternatives(bschema)
+            if alternatives:
+                names = [next(f.name for f in msg.fields if f.json_name == a[0])
+                         for a in alternatives]
+                msg.comment += (" Telnyx requires at least one of " +
+                                ", ".join(f"`{n}`" for n in names[:-1]) +
+                                f" or `{names[-1]}`.")
         return msg, proto_path, is_list
+
+    @staticmethod
+    def required_alternatives(schema) -> list[list[str]]:
+        """The `anyOf`/`oneOf` of a body that only lists alternative sets of required
+        properties (`anyOf: [{required: [url]}, {required: [conversation_relay_url]}]`)."""
+        alts = schema.get("anyOf") or schema.get("oneOf") or []
+        if not alts or "properties" not in schema:
+            return []
+        assert all(set(a) == {"required"} and len(a["required"]) == 1 for a in alts), schema
+        return [a["required"] for a in alts]
 
     def add_filter(self, msg: Message, rpc: str, param: dict, query_opt: bool):
         schema = param["schema"]
@@ -1086,18 +1162,15 @@ class Generator:
         data = self.response_data(op)
         return data is not None and data.get("type") == "array"
 
-    def cursor_paged(self, rpc):
+    def cursor_paged(self, method, path):
         """Whether the operation pages by cursor (`page[after]`, `meta.cursors`)."""
-        for svc, name, method, path in RPCS:
-            if name == rpc:
-                op = self.operation(method, path)
-                try:
-                    schema = self.success(op)[1]["content"]["application/json"]["schema"]
-                    meta = schema["properties"]["meta"]["$ref"]
-                except (KeyError, TypeError):
-                    return False
-                return self.ref_name(meta) == "CursorPaginationMeta"
-        return False
+        op = self.operation(method, path)
+        try:
+            schema = self.success(op)[1]["content"]["application/json"]["schema"]
+            meta = schema["properties"]["meta"]["$ref"]
+        except (KeyError, TypeError):
+            return False
+        return self.ref_name(meta) == "CursorPaginationMeta"
 
     def build_response(self, rpc, op) -> tuple[Message, str]:
         code, _ = self.success(op)
@@ -1164,7 +1237,7 @@ class Generator:
         assert set(rpc_ops) == spec_ops, (
             f"operations without RPC: {sorted(spec_ops - set(rpc_ops))}; "
             f"RPCs without operation: {sorted(set(rpc_ops) - spec_ops)}")
-        assert len({r for _, r, _, _ in RPCS}) == len(RPCS), "duplicate RPC name"
+        assert len({(s, r) for s, r, _, _ in RPCS}) == len(RPCS), "duplicate RPC name"
 
         files: dict[str, str] = {}
         refs_by_file: dict[str, set[str]] = {}
@@ -1176,9 +1249,10 @@ class Generator:
                 if svc != service:
                     continue
                 op = self.operation(method, path)
-                req, proto_path, _ = self.build_request(rpc, method, path, op)
-                resp, data_field = self.build_response(rpc, op)
-                self.check_request(rpc, op, req)
+                base = message_base(svc, rpc)
+                req, proto_path, _ = self.build_request(base, method, path, op)
+                resp, data_field = self.build_response(base, op)
+                self.check_request(base, op, req)
                 rpcs.append((rpc, method, proto_path, data_field, req, resp,
                              self.rpc_comment(rpc, method, path, op)))
             services[service] = rpcs
@@ -1210,6 +1284,8 @@ class Generator:
                 f = next(f for f in fields if f.json_name == prop)
                 assert f.opts.get("required", False) == (prop in required), \
                     f"{rpc}.{prop}: required mismatch"
+            for alt in self.required_alternatives(bschema):
+                assert all(a in json_names for a in alt), f"{rpc}: {alt} missing"
         for p in op.get("parameters", []):
             _, p = self.deref_param(p)
             if p["in"] == "query" and p["name"] not in PAGE_PARAMS:
@@ -1490,7 +1566,8 @@ class Generator:
                 body.append("")
             body += comment_lines(rcomment, "  ")
             body.append(f"  rpc {rpc}({req.name}) returns ({resp.name}) {{")
-            cursor = " cursor_paging: true" if self.cursor_paged(rpc) else ""
+            telnyx_path = next(p for s, r, m, p in RPCS if (s, r) == (service, rpc))
+            cursor = " cursor_paging: true" if self.cursor_paged(method, telnyx_path) else ""
             body.append(f"    option (operation) = {{method: {quote(method)} path: {quote(path)} "
                         f"data_field: {quote(data_field)}{cursor}}};")
             body.append("  }")
