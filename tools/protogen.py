@@ -60,12 +60,17 @@ How the spec is mapped (the gateway's codec relies on these conventions):
   `(message).constants` instead of fields.
 * `oneOf` unions become messages with `(message).untagged_union` and one oneof;
   an operation that accepts only some variants of a union shares its message
-  and names the members it takes in the field's comment. A `oneOf` of a single
+  and names the members it takes (see below). A `oneOf` of a single
   alternative is that alternative. A union of a free-form object and scalars
   is a `google.protobuf.Value`; a list of lists is `repeated
-  google.protobuf.ListValue`; `enum: [true, false]` is a plain bool. A body
-  that requires one of several properties (`anyOf` of `required` lists) says so
-  in the request's comment.
+  google.protobuf.ListValue`; `enum: [true, false]` is a plain bool.
+* The gateway validates what Telnyx would refuse, from options: an operation
+  that accepts only some variants of a union lists them in `(field).members`;
+  a body that requires one of several properties (`anyOf` of `required`
+  lists) names them in `(message).require_any_of`. Both are in the comments too.
+* An object that takes other keys beside its properties (`additionalProperties:
+  true`) gets a last field `google.protobuf.Struct additional_properties` with
+  `(field).additional_properties`: its keys are written into the object itself.
 
 * Each webhook event type in `EVENTS` becomes `<Event>Payload`, the typed
   `data.payload`, with `option (message) = {event_type: "..."}`: the gateway
@@ -348,6 +353,10 @@ COMMAND_RESULTS = {
     "CallControlCommandResultWithRecordingId", "CallControlCommandResultWithConversationId",
     "CallControlCommandResultWithConversationRelayId",
 }
+
+# The Struct field of an object that takes keys beyond its properties
+# (`additionalProperties: true`), with `(field).additional_properties`.
+ADDITIONAL_PROPERTIES = "additional_properties"
 
 # Message names of components whose name is not PascalCase.
 COMPONENT_NAMES = {
@@ -776,6 +785,7 @@ class Message:
         self.union = False
         self.constants: list[tuple[str, str]] = []
         self.event_type = ""  # the webhook event type whose payload this message is
+        self.require_any_of: list[str] = []  # fields of which at least one must be set
 
     def add(self, name, type_, comment, label="", opts=None, json_name=None):
         assert all(f.name != name for f in self.fields), f"{self.name}: duplicate field {name}"
@@ -961,8 +971,9 @@ class Generator:
                                if f.type.name == proto_name(k)]
                     assert len(members) == len(key), f"{owner_key}.{prop}: {key}"
                     extra = ("Telnyx accepts only these members here: " +
-                             ", ".join(f"`{m}`" for m in members) + ".")
-                    return self.top_ref(name), "", {}, extra
+                             ", ".join(f"`{m}`" for m in members) +
+                             "; the gateway refuses the others.")
+                    return self.top_ref(name), "", {"members": members}, extra
                 name, oneof, comment = UNIONS[key]
                 self.ensure_union(name, oneof, comment, alts, schema.get("discriminator"))
                 return self.top_ref(name), "", {}, ""
@@ -1082,6 +1093,13 @@ class Generator:
                 msg.constants.append((prop, values[0]))
                 continue
             self.add_property(msg, schema_key, prop, ps, prop in required)
+        if schema.get("additionalProperties") is True and schema.get("properties"):
+            # An object that takes any other key beside its properties: the other keys
+            # travel in a Struct the codec writes into (and reads from) the object itself.
+            msg.add(ADDITIONAL_PROPERTIES, "google.protobuf.Struct",
+                    "Any other keys Telnyx accepts in this object, written beside the fields "
+                    "above. A key that one of those fields names is refused.",
+                    opts={"additional_properties": True})
 
     def schema_comment(self, name):
         s = self.schemas[name]
@@ -1217,6 +1235,7 @@ class Generator:
             if alternatives:
                 names = [next(f.name for f in msg.fields if f.json_name == a[0])
                          for a in alternatives]
+                msg.require_any_of = names
                 msg.comment += (" Telnyx requires at least one of " +
                                 ", ".join(f"`{n}`" for n in names[:-1]) +
                                 f" or `{names[-1]}`.")
@@ -1562,11 +1581,16 @@ class Generator:
         if not opts:
             return ""
         parts = []
-        for key in ("name", "query", "required", "single_as_scalar"):
+        known = ("name", "query", "required", "single_as_scalar", "members",
+                 "additional_properties")
+        for key in known:
             if key in opts:
                 v = opts[key]
-                parts.append(f"{key}: {quote(v) if isinstance(v, str) else str(v).lower()}")
-        unknown = set(opts) - {"name", "query", "required", "single_as_scalar"}
+                if isinstance(v, list):
+                    parts.append(f"{key}: [{', '.join(quote(i) for i in v)}]")
+                else:
+                    parts.append(f"{key}: {quote(v) if isinstance(v, str) else str(v).lower()}")
+        unknown = set(opts) - set(known)
         assert not unknown, unknown
         return " [(field) = {" + ", ".join(parts) + "}]"
 
@@ -1587,7 +1611,8 @@ class Generator:
     def render_message(self, m: Message, indent: str, chain: list[Message]) -> list[str]:
         chain = chain + [m]
         out = comment_lines(m.comment, indent)
-        if not (m.fields or m.nested or m.union or m.constants or m.event_type):
+        if not (m.fields or m.nested or m.union or m.constants or m.event_type or
+                m.require_any_of):
             out.append(f"{indent}message {m.name} {{}}")
             return out
         out.append(f"{indent}message {m.name} {{")
@@ -1599,6 +1624,8 @@ class Generator:
             opts.append(f"constants: {{key: {quote(k)} value: {quote(v)}}}")
         if m.event_type:
             opts.append(f"event_type: {quote(m.event_type)}")
+        if m.require_any_of:
+            opts.append(f"require_any_of: [{', '.join(quote(n) for n in m.require_any_of)}]")
         if opts:
             line = f"{indent}  option (message) = {{{' '.join(opts)}}};"
             if len(line) <= WIDTH:
