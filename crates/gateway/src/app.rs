@@ -232,7 +232,7 @@ impl Application {
                     .max_encoding_message_size(limit),
             )
             .add_service(
-                pb::call_service_server::CallServiceServer::new(self.api)
+                pb::call_service_server::CallServiceServer::new(self.api.clone())
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
@@ -240,6 +240,8 @@ impl Application {
             // hold the listener open through the drain.
             .add_service(EventService::new(
                 self.bus,
+                self.api,
+                limit,
                 stopping.clone(),
                 Arc::clone(&self.metrics),
             ))

@@ -7,6 +7,7 @@
 //! tooling must reach them without a token.
 
 use std::{
+    collections::HashSet,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -26,15 +27,26 @@ const OPEN_PREFIXES: [&str; 3] = [
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
-/// Paths whose calls are long-lived streams, not counted against the limit on
-/// concurrent calls (they have their own bounds).
-const STREAM_PREFIXES: [&str; 1] = ["/conference_gateway.v1.EventService/"];
+/// The paths of the API's server-streaming methods (`EventService/Subscribe`):
+/// their calls are long-lived, and are not counted against the limit on
+/// concurrent calls (they have their own bounds). Every unary call is, in
+/// every service, EventService's included. Read from the descriptors, so a
+/// method is a stream here exactly when the protos say so.
+fn stream_paths() -> HashSet<String> {
+    api::descriptor_pool()
+        .services()
+        .flat_map(|service| service.methods().collect::<Vec<_>>())
+        .filter(|method| method.is_server_streaming())
+        .map(|method| format!("/{}/{}", method.parent_service().full_name(), method.name()))
+        .collect()
+}
 
 /// Builds a `Guard` around the server's services.
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
     auth: Authenticator,
     in_flight: Arc<Semaphore>,
+    streams: Arc<HashSet<String>>,
     metrics: Arc<Metrics>,
 }
 
@@ -46,6 +58,7 @@ impl GuardLayer {
         GuardLayer {
             auth,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            streams: Arc::new(stream_paths()),
             metrics,
         }
     }
@@ -89,7 +102,7 @@ where
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Box::pin(self.inner.call(request));
         }
-        let stream = STREAM_PREFIXES.iter().any(|p| path.starts_with(p));
+        let stream = self.layer.streams.contains(path);
 
         let header = request
             .headers()
@@ -139,4 +152,18 @@ fn reject<E: Send + 'static>(
     status: Status,
 ) -> BoxFuture<'static, Result<http::Response<Body>, E>> {
     Box::pin(async move { Ok(status.into_http()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_subscribe_is_exempt_from_the_limit() {
+        let streams = stream_paths();
+        assert_eq!(
+            streams.into_iter().collect::<Vec<_>>(),
+            [super::super::event_service::SUBSCRIBE_PATH]
+        );
+    }
 }
