@@ -8,6 +8,7 @@
 
 mod support;
 
+mod call_commands;
 mod call_service;
 mod conference_service;
 mod config;
@@ -22,3 +23,4 @@ mod sandbox_e2e;
 mod sim_control;
 mod tls;
 mod webhook;
+mod webhook_deliveries;
