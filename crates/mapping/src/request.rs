@@ -203,7 +203,9 @@ impl Catalog {
                 Value::List(items) => {
                     for (i, item) in items.iter().enumerate() {
                         if let Value::Message(inner) = item {
-                            self.check_required(inner, &format!("{name}[{i}]"))?;
+                            let name = format!("{name}[{i}]");
+                            self.check_member(field, inner, &name)?;
+                            self.check_required(inner, &name)?;
                         }
                     }
                 }
