@@ -37,30 +37,44 @@
 //! It depends on no crate of the workspace: it plays Telnyx, and knows the
 //! gateway only as a URL its webhooks go to.
 
+mod activity;
+mod ai_gather;
 mod applications;
+mod assistant;
+mod call_actions;
 mod calls;
 mod chaos;
 mod clock;
 mod conference_media;
 mod conferences;
+mod deliveries;
 mod error;
 mod events;
+mod far_end;
+mod gather;
 mod ids;
+mod lifecycle;
+mod media;
 mod model;
 mod paging;
 mod participants;
 mod queues;
+mod recording;
 mod reply;
 mod request;
 mod routes;
 mod scheduler;
 mod signer;
+mod sim_control;
 mod state;
+mod streams;
 mod timing;
+mod transcription;
 mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::mpsc;
@@ -116,6 +130,7 @@ pub struct SimulatorBuilder {
     api_key: Option<String>,
     chaos: Chaos,
     timing: Timing,
+    webhook_retry_window: Option<Duration>,
 }
 
 impl SimulatorBuilder {
@@ -147,6 +162,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// How long a webhook delivery is retried before it is recorded as
+    /// failed (60 s, as on Telnyx); overrides [`Timing::webhook_retry_window`]
+    /// whatever the order of the calls.
+    pub fn webhook_retry_window(mut self, window: Duration) -> Self {
+        self.webhook_retry_window = Some(window);
+        self
+    }
+
     /// Listens on `addr` (port 0 picks a free port) and starts serving.
     pub async fn bind(
         self,
@@ -167,8 +190,11 @@ impl SimulatorBuilder {
     /// command needs the simulator's address (its `TELNYX_BASE_URL`) before
     /// the gateway exists, and the gateway's address (the webhook URL) before
     /// the simulator starts: binding first breaks that circle.
-    pub fn serve(self, listener: TcpListener) -> Result<RunningSimulator, SimulatorError> {
+    pub fn serve(mut self, listener: TcpListener) -> Result<RunningSimulator, SimulatorError> {
         self.chaos.validate()?;
+        if let Some(window) = self.webhook_retry_window {
+            self.timing.webhook_retry_window = window;
+        }
         let signer = match self.signer {
             Some(signer) => signer,
             None => Signer::generate().map_err(SimulatorError::Key)?,
@@ -203,6 +229,7 @@ impl SimulatorBuilder {
                     signer: signer.clone(),
                     dice: dice.clone(),
                     timing: self.timing,
+                    world: world.clone(),
                 };
                 tokio::spawn(courier.run(events, cancel.clone()))
             }
@@ -268,7 +295,8 @@ impl RunningSimulator {
 
     /// Someone calls in: a ringing inbound call on the default application
     /// (`call.initiated`, direction `incoming`), to be answered with
-    /// `POST /calls/{id}/actions/answer`. Returns its call control id.
+    /// `POST /calls/{id}/actions/answer`. Returns its call control id. Over
+    /// HTTP, the same is `POST /_sim/calls`.
     pub fn incoming_call(&self, from: &str, to: &str) -> String {
         let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
         world.ring(&self.connection_id, from, to)

@@ -22,8 +22,10 @@ pub fn fast() -> Timing {
         answer_delay: Duration::from_millis(20),
         // Long enough that a test's next request lands while media plays.
         media_duration: Duration::from_millis(300),
+        no_answer_timeout: Duration::from_millis(100),
         webhook_attempts: 4,
         webhook_backoff: Duration::from_millis(20),
+        webhook_retry_window: Duration::from_secs(60),
         webhook_timeout: Duration::from_secs(2),
         reorder_window: Duration::from_millis(50),
     }
