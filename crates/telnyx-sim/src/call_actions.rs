@@ -12,14 +12,19 @@ use super::reply::Reply;
 use super::request::Request;
 use super::state::World;
 
-/// `GET /calls/{call_control_id}`: alive or ended (until forgotten).
+/// `GET /calls/{call_control_id}`: alive or ended (until forgotten). The
+/// call status names no recording (only dial's answer does).
 pub fn retrieve(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let now = world.now();
     let call = world
         .calls
         .get(request.param("call_control_id"))
         .ok_or_else(|| ApiError::invalid_call("call_control_id"))?;
-    Ok(Reply::data(call.to_json(now)))
+    let mut status = call.to_json(now);
+    if let Some(status) = status.as_object_mut() {
+        status.remove("recording_id");
+    }
+    Ok(Reply::data(status))
 }
 
 /// `POST /calls/{call_control_id}/actions/reject`: an inbound call that has
