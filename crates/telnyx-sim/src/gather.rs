@@ -3,8 +3,10 @@
 //!
 //! A gather collects digits from the moment it starts; its prompt (if any)
 //! queues like any audio and stops at the first key. The first-digit timeout
-//! runs from the end of the prompt, the inter-digit timeout from each key,
-//! the overall timeout from the command. A try ends at the terminating
+//! (`initial_timeout_millis` of a plain gather, `timeout_millis` of one that
+//! prompts) runs from the end of the prompt, the inter-digit timeout from
+//! each key, and a plain gather's `timeout_millis` from the command. A try
+//! ends at the terminating
 //! digit, at `maximum_digits`, or when the inter-digit timeout passes; it is
 //! `valid` when it has `minimum_digits` to `maximum_digits` digits, all of
 //! `valid_digits`. An invalid or silent try is repeated (the invalid prompt,

@@ -1,10 +1,12 @@
-//! A simulated Telnyx: the 46 REST operations the gateway uses, in memory,
-//! with the webhooks Telnyx would send, signed as Telnyx signs them.
+//! A simulated Telnyx: the 83 voice REST operations of Telnyx's spec, in
+//! memory, with the webhooks Telnyx would send, signed as Telnyx signs them,
+//! and the far end of every call played too.
 //!
 //! It exists so the gateway (and anything built on it) can be developed and
-//! tested end to end without a Telnyx account or a phone: dial a call, seat
-//! it in a conference, queue it, and watch the same events arrive as in
-//! production, including the bad days ([`Chaos`]).
+//! tested end to end without a Telnyx account or a phone: take a call, speak
+//! a menu, gather the key the caller presses, queue the call, bridge an
+//! agent, record, and watch the same events arrive as in production,
+//! including the bad days ([`Chaos`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), telnyx_sim::SimulatorError> {
@@ -21,13 +23,43 @@
 //! # }
 //! ```
 //!
+//! # The caller's side
+//!
+//! Besides Telnyx's API under `/v2`, the simulator serves an API of its own
+//! under `/_sim/` on the same address, with no API key, for what callers do:
+//!
+//! - `POST /_sim/calls` `{"from", "to", "connection_id"}`: someone calls in
+//!   (`call.initiated`, direction `incoming`); answers `{"call_control_id", ...}`.
+//! - `POST /_sim/calls/{id}/dtmf` `{"digits": "1#"}`: keys, to the running
+//!   gather or as `call.dtmf.received`.
+//! - `POST /_sim/calls/{id}/speech` `{"text": "..."}`: words, for AI gathers,
+//!   assistants, transcriptions and recordings.
+//! - `POST /_sim/calls/{id}/hold`, `/unhold`, `/hangup`.
+//!
+//! See `sim_control` for the details. The far end of an outbound call is
+//! chosen by the dialled number's last four digits (`far_end`): `0486` busy,
+//! `0480` no answer, `0603` declines, `0404` unknown, `0999` an answering
+//! machine, anything else a person. Every webhook delivery is recorded and
+//! listed by `GET /webhook_deliveries` (`deliveries`); a delivery is retried
+//! until [`Timing::webhook_attempts`] run out or
+//! [`SimulatorBuilder::webhook_retry_window`] closes, then recorded `failed`.
+//!
 //! # Layout
 //!
-//! - `routes` is the table of operations and the one request path.
-//! - `calls`, `conferences`, `participants`, `conference_media`,
-//!   `queues` and `applications` are the handlers, by resource.
+//! - `routes` is the table of operations and the one request path;
+//!   `sim_control` is the caller's side.
+//! - Handlers, by resource: `calls` (dial, answer, hangup, bridge, transfer,
+//!   lists), `call_actions` (status, reject, refer, client state, supervisor
+//!   role, DTMF, SIP INFO), `media` (speak, playback), `gather`,
+//!   `recording`, `streams` (fork, streaming, SIPREC), `transcription`
+//!   (and noise suppression), `assistant` (AI assistant, conversation relay)
+//!   and `ai_gather`; `conferences`, `participants`, `conference_media`,
+//!   `queues`, `applications`; `deliveries`.
+//! - `lifecycle` is how a call starts, is answered, bridged and ends;
+//!   `far_end` what answers an outbound call; `activity` what runs on a call
+//!   and how it ends with the call.
 //! - `state` and `model` hold the account; `events` says which fields
-//!   each webhook carries; `webhooks` signs and delivers them.
+//!   each webhook carries; `webhooks` signs, delivers and records them.
 //! - `chaos` misbehaves on purpose ([`Chaos`]); `timing` sets the pace ([`Timing`]).
 //! - `signer` signs webhooks as Telnyx does; the one signer the tests and the
 //!   benchmark use too.

@@ -5,7 +5,8 @@
 //! The first line on stdout is one JSON object (`base_url`, `api_key`,
 //! `public_key`, `connection_id`, `webhook_url`) so a script can start it and
 //! read what to point a gateway at; logs go to stderr. It stops on SIGTERM or
-//! Ctrl-C.
+//! Ctrl-C. The caller's side (`/_sim/`, no API key) is at `base_url` without
+//! its `/v2`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -7,6 +7,7 @@
 mod ai;
 mod binary;
 mod call_commands;
+mod call_flows;
 mod call_media;
 mod caller;
 mod chaos;
