@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use super::events::Context;
+use super::events::{CONFERENCE_FLOOR_CHANGED, Context, With};
 use super::model::Recording;
 use super::state::World;
 
@@ -176,5 +176,22 @@ impl World {
         }
         self.transcribe(id, "inbound", text);
         self.converse(id, text);
+        self.take_floor(id);
+    }
+
+    /// A participant who speaks takes a conference's floor.
+    fn take_floor(&mut self, id: &str) {
+        let Some(conference_id) = self.calls.get(id).and_then(|c| c.conference_id.clone()) else {
+            return;
+        };
+        let Some(conference) = self.conferences.get_mut(&conference_id) else {
+            return;
+        };
+        if conference.floor.as_deref() == Some(id) {
+            return;
+        }
+        conference.floor = Some(id.to_owned());
+        let context = self.call_context(id).with("conference_id", conference_id);
+        self.emit(&CONFERENCE_FLOOR_CHANGED, &context);
     }
 }

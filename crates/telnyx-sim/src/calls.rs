@@ -30,6 +30,7 @@ pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let amd = request.one_of("answering_machine_detection", AMD)?;
     let timeout_secs = request.int("timeout_secs", 5..=600)?;
     request.int("time_limit_secs", 30..=14_400)?;
+    let deepfake = deepfake_detection(request)?;
     if !world.applications.contains_key(connection_id) {
         return Err(ApiError::invalid_connection());
     }
@@ -48,6 +49,7 @@ pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     call.recording_id = record.as_ref().map(|r| r.id.clone());
     call.record_on_answer = record;
     call.amd = amd;
+    call.deepfake_detection = deepfake;
     let reply = Reply::data(call.to_json(world.now()));
     let id = world.start_call(call, "bridging");
     world.ring_far_end(&id, timeout_secs);
@@ -61,7 +63,9 @@ pub fn answer(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let id = request.param("call_control_id");
     let client_state = request.str("client_state")?;
     let record = record_from_answer(request)?;
+    let deepfake = deepfake_detection(request)?;
     let call = world.live_call(id, "call_control_id")?;
+    call.deepfake_detection |= deepfake;
     let recording_id = record.as_ref().map(|r| r.id.clone());
     if call.record_on_answer.is_none() && call.activity.recording.is_none() {
         call.recording_id = recording_id.clone().or(call.recording_id.take());
@@ -206,6 +210,43 @@ pub fn call_events(world: &mut World, request: &Request) -> Result<Reply, ApiErr
         .cloned()
         .collect();
     paging::numbered(request, rows)
+}
+
+/// `deepfake_detection` of dial and answer: `enabled` is required.
+fn deepfake_detection(request: &Request) -> Result<bool, ApiError> {
+    let Some(settings) = request
+        .body
+        .get("deepfake_detection")
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(false);
+    };
+    if !settings.is_object() {
+        return Err(ApiError::wrong_type("deepfake_detection", "an object"));
+    }
+    let enabled = match settings.get("enabled") {
+        Some(Value::Bool(enabled)) => *enabled,
+        None | Some(Value::Null) => return Err(ApiError::missing("deepfake_detection/enabled")),
+        Some(_) => {
+            return Err(ApiError::wrong_type(
+                "deepfake_detection/enabled",
+                "a boolean",
+            ));
+        }
+    };
+    for (field, range) in [("rtp_timeout", 5..=120), ("timeout", 5..=60)] {
+        if let Some(value) = settings.get(field).filter(|v| !v.is_null()) {
+            let pointer = format!("deepfake_detection/{field}");
+            match value.as_i64() {
+                Some(n) if range.contains(&n) => {}
+                Some(_) => {
+                    return Err(ApiError::out_of_range(*range.start(), *range.end()).at(&pointer));
+                }
+                None => return Err(ApiError::wrong_type(&pointer, "an integer")),
+            }
+        }
+    }
+    Ok(enabled)
 }
 
 /// `to` as dial and transfer take it: a +E.164 number or a SIP URI, or a

@@ -143,6 +143,8 @@ kinds! {
         &["assistant_id", "calling_party_type", "conversation_id", "duration_sec", "llm_model", "reason"],
         &["stt_model", "tts_provider", "tts_voice_id"],
     ];
+    CONFERENCE_FLOOR_CHANGED = "conference.floor.changed" [CALL, CONFERENCE, &["occurred_at"]];
+    DEEPFAKE_DETECTION_RESULT = "call.deepfake_detection.result" [CALL, &["consistency", "result", "score"]];
     CONVERSATION_INSIGHTS_GENERATED = "call.conversation_insights.generated" [
         CALL,
         &["calling_party_type", "insight_group_id", "results"],
@@ -236,7 +238,7 @@ mod tests {
         let created = Event::new(&CONFERENCE_CREATED, &context, SystemTime::now());
         assert_eq!(created.payload["occurred_at"], json!(created.occurred_at));
         assert_eq!(created.data()["record_type"], "event");
-        assert_eq!(ALL.len(), 50);
+        assert_eq!(ALL.len(), 52);
     }
 
     /// Every kind is a webhook of Telnyx's spec, and every field it keeps is

@@ -2,8 +2,13 @@
 //! ends (`call.hangup` with its cause), taking with it everything it was
 //! part of.
 
+use serde_json::json;
+
 use super::activity::CallRecording;
-use super::events::{CALL_ANSWERED, CALL_BRIDGED, CALL_HANGUP, CALL_INITIATED, Context, With};
+use super::events::{
+    CALL_ANSWERED, CALL_BRIDGED, CALL_HANGUP, CALL_INITIATED, Context, DEEPFAKE_DETECTION_RESULT,
+    With,
+};
 use super::ids;
 use super::model::{Call, CallState, Direction, Leg};
 use super::state::World;
@@ -81,8 +86,26 @@ impl World {
                 });
             }
             let context = call.context().with("state", "answered");
+            let deepfake = call.deepfake_detection;
             self.emit(&CALL_ANSWERED, &context);
+            if deepfake {
+                let (id, after) = (id.to_owned(), self.timing.answer_delay);
+                self.later(after, move |world| world.detect_deepfake(&id));
+            }
         }
+    }
+
+    /// Deepfake detection finds the far end's voice real.
+    fn detect_deepfake(&mut self, id: &str) {
+        if !self.calls.get(id).is_some_and(Call::is_up) {
+            return;
+        }
+        let context = self
+            .call_context(id)
+            .with("result", "real")
+            .with("score", json!(0.02))
+            .with("consistency", json!(0.98));
+        self.emit(&DEEPFAKE_DETECTION_RESULT, &context);
     }
 
     /// Bridges two answered calls, taking them out of any queue first.

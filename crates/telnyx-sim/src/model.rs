@@ -70,6 +70,8 @@ pub struct Call {
     pub supervisor_role: Option<&'static str>,
     /// The far end put the call on hold.
     pub on_hold: bool,
+    /// Deepfake detection runs when the call is answered.
+    pub deepfake_detection: bool,
     pub activity: Activity,
     /// Creation order, for stable listings.
     pub seq: u64,
@@ -113,6 +115,7 @@ impl Call {
             bridge_on_answer: None,
             supervisor_role: None,
             on_hold: false,
+            deepfake_detection: false,
             activity: Activity::default(),
             seq,
         }
@@ -216,6 +219,8 @@ pub struct Conference {
     pub recording: Option<Recording>,
     /// Audio playing or text being spoken now.
     pub media: Vec<Media>,
+    /// The participant who spoke last (`conference.floor.changed`).
+    pub floor: Option<String>,
     pub seq: u64,
 }
 

@@ -6,7 +6,7 @@
 //! |---------|--------------|
 //! | `POST /_sim/calls` `{"from", "to", "connection_id"?}` | someone calls in: `call.initiated` (direction `incoming`, state `parked`) on the application (the simulator's own when none is named); answers `{"call_control_id", "call_leg_id", "call_session_id"}` |
 //! | `POST /_sim/calls/{id}/dtmf` `{"digits": "1#"}` | the far end presses keys: a running gather takes them, each key left over sends `call.dtmf.received` |
-//! | `POST /_sim/calls/{id}/speech` `{"text": "..."}` | the far end says something: heard by an AI gather or assistant, a transcription, a recording's transcription |
+//! | `POST /_sim/calls/{id}/speech` `{"text": "..."}` | the far end says something: heard by an AI gather or assistant, a transcription, a recording's transcription; in a conference it takes the floor (`conference.floor.changed`) |
 //! | `POST /_sim/calls/{id}/hold`, `.../unhold` | the far end puts the call on hold (`call.hold`) or takes it off (`call.unhold`) |
 //! | `POST /_sim/calls/{id}/hangup` | the far end hangs up: `call.hangup` (`normal_clearing` from the `caller` of an inbound call, the `callee` of an outbound one; `originator_cancel` before an inbound call is answered), a queued call leaving its queue with `call.dequeued` reason `hangup` |
 //!

@@ -186,3 +186,33 @@ async fn the_caller_side_refuses_what_no_phone_can_do() {
     );
     sb.hooks.assert_all_valid();
 }
+
+#[tokio::test]
+async fn who_speaks_in_a_conference_takes_the_floor() {
+    let sb = Sandbox::start().await;
+    let host = sb.answered_inbound().await;
+    let guest = sb.answered_inbound().await;
+    let conference = sb.conference(&host, "floor").await;
+    sb.api
+        .post(
+            &format!("/conferences/{conference}/actions/join"),
+            json!({"call_control_id": guest}),
+        )
+        .await;
+    for (who, words) in [(&host, "Hello"), (&host, "Anyone there?"), (&guest, "Yes")] {
+        sb.caller.say(who, words).await;
+    }
+    sb.settle().await;
+    let floor: Vec<String> = sb
+        .hooks
+        .deliveries()
+        .iter()
+        .filter(|d| d["data"]["event_type"] == "conference.floor.changed")
+        .map(|d| {
+            assert_eq!(payload(d)["conference_id"], conference.as_str());
+            payload(d)["call_control_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(floor, [host, guest]);
+    sb.hooks.assert_all_valid();
+}

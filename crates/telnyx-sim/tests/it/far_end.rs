@@ -144,3 +144,39 @@ async fn a_transfer_to_a_busy_number_leaves_the_call_as_it_was() {
     );
     sb.hooks.assert_all_valid();
 }
+
+#[tokio::test]
+async fn deepfake_detection_finds_the_far_end_real() {
+    let sb = Sandbox::start().await;
+    let dialled = sb
+        .dial(json!({"deepfake_detection": {"enabled": true, "timeout": 15}}))
+        .await;
+    let inbound = sb
+        .caller
+        .call_in(testkit::sim::CALLER, testkit::sim::CALLEE)
+        .await;
+    sb.api
+        .post(
+            &format!("/calls/{inbound}/actions/answer"),
+            json!({"deepfake_detection": {"enabled": true}}),
+        )
+        .await;
+    for id in [&dialled, &inbound] {
+        let result = sb.wait_for("call.deepfake_detection.result", id).await;
+        assert_eq!(payload(&result)["result"], "real");
+        assert!(payload(&result)["score"].as_f64().unwrap() < 0.5);
+    }
+    let (_, error) = sb
+        .api
+        .fails(
+            Method::POST,
+            "/calls",
+            json!({"connection_id": sb.sim.connection_id(), "to": "+15551230001", "from": "+15559870000", "deepfake_detection": {"timeout": 15}}),
+        )
+        .await;
+    assert_eq!(
+        (error["code"].as_str(), error["source"]["pointer"].as_str()),
+        (Some("10004"), Some("/deepfake_detection/enabled"))
+    );
+    sb.hooks.assert_all_valid();
+}
