@@ -259,6 +259,8 @@ impl World {
     /// each one left over (or every one, when none runs) is sent as
     /// `call.dtmf.received`.
     pub fn press(&mut self, id: &str, digits: &str) {
+        // The inter-digit timeout runs from the last key of the press.
+        let mut timer = None;
         for key in digits.chars() {
             let generation = self.next_seq();
             let Some(gather) = self
@@ -277,13 +279,15 @@ impl World {
                 gather.digits.push(key);
                 gather.digits.chars().count() >= gather.maximum_digits
             };
-            let inter_digit = gather.inter_digit_timeout;
+            timer = Some((generation, gather.inter_digit_timeout));
             self.stop_prompt(id);
             if ends_try {
+                timer = None;
                 self.end_try(id);
-            } else {
-                self.gather_timer(id, generation, inter_digit);
             }
+        }
+        if let Some((generation, after)) = timer {
+            self.gather_timer(id, generation, after);
         }
     }
 

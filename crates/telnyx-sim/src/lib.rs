@@ -120,7 +120,7 @@ pub use timing::Timing;
 
 use chaos::Dice;
 use routes::Shared;
-use state::{Channels, World};
+use state::{Backlog, Channels, World};
 use webhooks::Courier;
 
 /// The wire names of every webhook event the simulator sends.
@@ -240,7 +240,13 @@ impl SimulatorBuilder {
 
         let (outbox, events) = mpsc::unbounded_channel();
         let (scheduler, steps) = mpsc::unbounded_channel();
-        let mut world = World::new(self.timing.clone(), Channels { outbox, scheduler });
+        let backlog = Arc::new(Backlog::default());
+        let channels = Channels {
+            outbox,
+            scheduler,
+            backlog: backlog.clone(),
+        };
+        let mut world = World::new(self.timing.clone(), channels);
         let placeholder = format!("http://{local_addr}/webhooks");
         let connection_id =
             world.add_default_application(self.webhook_url.as_deref().unwrap_or(&placeholder));
@@ -251,6 +257,7 @@ impl SimulatorBuilder {
         let mut tasks = vec![tokio::spawn(scheduler::run(
             world.clone(),
             steps,
+            backlog.clone(),
             cancel.clone(),
         ))];
         tasks.push(match self.webhook_url {
@@ -262,10 +269,11 @@ impl SimulatorBuilder {
                     dice: dice.clone(),
                     timing: self.timing,
                     world: world.clone(),
+                    backlog,
                 };
                 tokio::spawn(courier.run(events, cancel.clone()))
             }
-            None => tokio::spawn(webhooks::discard(events, cancel.clone())),
+            None => tokio::spawn(webhooks::discard(events, backlog, cancel.clone())),
         });
         let shared = Arc::new(Shared {
             world: world.clone(),

@@ -13,12 +13,16 @@
 //! No API key is asked for: this side plays the public phone network, which
 //! anyone may call, and it can only touch a call whose call control id it is
 //! given. It is not subject to chaos (the phone network is not Telnyx's API).
-//! Errors have Telnyx's shape and codes. At most [`MAX_INBOUND_CALLS`] calls
-//! placed here may be alive at once, and ended calls are forgotten after a
-//! while, so a loop of calls cannot grow the simulator's memory.
+//! Errors have Telnyx's shape and codes. So that nothing sent here can grow
+//! the simulator's memory without bound: at most [`MAX_INBOUND_CALLS`] calls
+//! placed here may be alive at once, ended calls are forgotten after a while,
+//! what a call keeps (speech, digits, audio in line) is capped, and requests
+//! are answered 429 (`Retry-After: 1`) while more than 10 000 webhooks wait
+//! to be delivered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -44,6 +48,10 @@ pub const MAX_INBOUND_CALLS: usize = 1_000;
 const MAX_SPEECH: usize = 3_000;
 /// The most keys one `/_sim/calls/{id}/dtmf` presses.
 const MAX_DIGITS: usize = 64;
+/// Webhooks waiting for delivery, and steps waiting to run, beyond which
+/// the caller's side answers 429 until the simulator has caught up.
+const MAX_WAITING_EVENTS: usize = 10_000;
+const MAX_WAITING_STEPS: usize = 100_000;
 
 /// The `/_sim` routes.
 pub fn router() -> Router<Arc<Shared>> {
@@ -66,6 +74,10 @@ async fn serve(
     let params = path.map(|Path(p)| p).unwrap_or_default();
     let answer = Request::parse(params, None, &body).and_then(|request| {
         let mut world = shared.world.lock().unwrap_or_else(|e| e.into_inner());
+        let (events, steps) = world.backlog();
+        if events > MAX_WAITING_EVENTS || steps > MAX_WAITING_STEPS {
+            return Err(ApiError::rate_limited(Duration::from_secs(1)));
+        }
         handler(&mut world, &request)
     });
     match answer {

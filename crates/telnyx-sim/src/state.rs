@@ -7,6 +7,8 @@
 //! changed.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
@@ -39,6 +41,23 @@ pub struct Deferred {
 pub struct Channels {
     pub outbox: UnboundedSender<Event>,
     pub scheduler: UnboundedSender<Deferred>,
+    pub backlog: Arc<Backlog>,
+}
+
+/// How much work waits: events the courier has not taken yet, steps the
+/// scheduler has not run yet. The caller's side, which takes no key, is
+/// refused while it is too much, so it cannot grow memory without bound.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    pub events: AtomicUsize,
+    pub steps: AtomicUsize,
+}
+
+impl Backlog {
+    /// Notes that one event or step was taken off its queue.
+    pub fn taken(counter: &AtomicUsize) {
+        let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
 }
 
 pub struct World {
@@ -100,15 +119,29 @@ impl World {
         let event = Event::new(kind, context, self.now());
         self.log_call_event("webhook", kind.name, context, json!({"event_id": event.id}));
         // The receiver only goes away when the simulator shuts down.
-        let _ = self.channels.outbox.send(event);
+        if self.channels.outbox.send(event).is_ok() {
+            self.channels.backlog.events.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Events waiting to be delivered and steps waiting to run.
+    pub fn backlog(&self) -> (usize, usize) {
+        let backlog = &self.channels.backlog;
+        (
+            backlog.events.load(Ordering::Relaxed),
+            backlog.steps.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs `step` under the lock after `after`.
     pub fn later(&mut self, after: Duration, step: impl FnOnce(&mut World) + Send + 'static) {
-        let _ = self.channels.scheduler.send(Deferred {
+        let sent = self.channels.scheduler.send(Deferred {
             at: tokio::time::Instant::now() + after,
             run: Box::new(step),
         });
+        if sent.is_ok() {
+            self.channels.backlog.steps.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Adds a row to the call events log when `context` names a call leg.

@@ -20,7 +20,7 @@ use super::clock;
 use super::deliveries::{DeliveryRecord, Outcome};
 use super::events::Event;
 use super::signer::{SIGNATURE_HEADER, Signer, TIMESTAMP_HEADER};
-use super::state::World;
+use super::state::{Backlog, World};
 use super::timing::Timing;
 
 /// Delivers events to one URL until cancelled.
@@ -32,6 +32,7 @@ pub struct Courier {
     pub timing: Timing,
     /// Where delivery records are kept.
     pub world: Arc<Mutex<World>>,
+    pub backlog: Arc<Backlog>,
 }
 
 impl Courier {
@@ -65,6 +66,7 @@ impl Courier {
                 }
                 return;
             };
+            Backlog::taken(&self.backlog.events);
             let plan = self.dice.delivery();
             if plan.hold_back && held.is_none() {
                 held = Some((event, plan));
@@ -181,11 +183,18 @@ impl Courier {
 }
 
 /// Drops events when no webhook URL is configured, so the outbox never fills.
-pub async fn discard(mut events: UnboundedReceiver<Event>, cancel: CancellationToken) {
+pub async fn discard(
+    mut events: UnboundedReceiver<Event>,
+    backlog: Arc<Backlog>,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
-            event = events.recv() => if event.is_none() { return },
+            event = events.recv() => match event {
+                Some(_) => Backlog::taken(&backlog.events),
+                None => return,
+            },
         }
     }
 }

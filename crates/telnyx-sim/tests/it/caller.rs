@@ -1,9 +1,12 @@
 //! The caller's side (`/_sim/`): calls placed to the account, keys, speech,
 //! hold and hang-ups, as a whole IVR flow and one by one, with no API key.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use testkit::sim::{CALLEE, CALLER, Sandbox, payload, types};
+use telnyx_sim::Timing;
+use testkit::sim::{CALLEE, CALLER, Sandbox, fast, payload, types};
 
 #[tokio::test]
 async fn an_ivr_menu_routes_a_caller_to_the_support_queue() {
@@ -215,4 +218,43 @@ async fn who_speaks_in_a_conference_takes_the_floor() {
         .collect();
     assert_eq!(floor, [host, guest]);
     sb.hooks.assert_all_valid();
+}
+
+#[tokio::test]
+async fn a_flood_of_keys_is_refused_while_webhooks_wait() {
+    // A webhook endpoint that accepts connections and never answers: the
+    // first delivery waits out its timeout while the keys pile up.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let timing = Timing {
+        webhook_timeout: Duration::from_secs(30),
+        ..fast()
+    };
+    let sb = Sandbox::start_built(|b| b.webhook_url(url).timing(timing)).await;
+    let id = sb.caller.call_in(CALLER, CALLEE).await;
+    sb.api
+        .post(&format!("/calls/{id}/actions/answer"), json!({}))
+        .await;
+    let keys = "1".repeat(64);
+    let mut accepted = 0;
+    let refused = loop {
+        let (status, answer) = sb
+            .caller
+            .post(&format!("/calls/{id}/dtmf"), json!({"digits": keys}))
+            .await;
+        if status != 200 {
+            break (status, answer);
+        }
+        accepted += 1;
+        assert!(accepted <= 200, "never refused");
+    };
+    assert_eq!(refused.0, 429);
+    assert_eq!(refused.1["errors"][0]["code"], "10011");
+    assert!(accepted * 64 >= 10_000, "refused after {accepted} presses");
 }
