@@ -18,6 +18,8 @@ use super::recording::record_from_answer;
 use super::reply::Reply;
 use super::request::Request;
 use super::state::World;
+use super::streams::stream_on_answer;
+use super::transcription::transcription_on_answer;
 
 /// `POST /calls`
 pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
@@ -31,6 +33,8 @@ pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let timeout_secs = request.int("timeout_secs", 5..=600)?;
     request.int("time_limit_secs", 30..=14_400)?;
     let deepfake = deepfake_detection(request)?;
+    let stream = stream_on_answer(request)?;
+    let transcription = transcription_on_answer(request)?;
     if !world.applications.contains_key(connection_id) {
         return Err(ApiError::invalid_connection());
     }
@@ -50,6 +54,8 @@ pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     call.record_on_answer = record;
     call.amd = amd;
     call.deepfake_detection = deepfake;
+    call.stream_on_answer = stream;
+    call.transcribe_on_answer = transcription;
     let reply = Reply::data(call.to_json(world.now()));
     let id = world.start_call(call, "bridging");
     world.ring_far_end(&id, timeout_secs);
@@ -64,8 +70,16 @@ pub fn answer(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let client_state = request.str("client_state")?;
     let record = record_from_answer(request)?;
     let deepfake = deepfake_detection(request)?;
+    let stream = stream_on_answer(request)?;
+    let transcription = transcription_on_answer(request)?;
     let call = world.live_call(id, "call_control_id")?;
     call.deepfake_detection |= deepfake;
+    if stream.is_some() {
+        call.stream_on_answer = stream;
+    }
+    if transcription.is_some() {
+        call.transcribe_on_answer = transcription;
+    }
     let recording_id = record.as_ref().map(|r| r.id.clone());
     if call.record_on_answer.is_none() && call.activity.recording.is_none() {
         call.recording_id = recording_id.clone().or(call.recording_id.take());

@@ -85,9 +85,14 @@ impl World {
                     heard: Vec::new(),
                 });
             }
+            call.activity.transcription = call.transcribe_on_answer.take();
+            let stream = call.stream_on_answer.take();
             let context = call.context().with("state", "answered");
             let deepfake = call.deepfake_detection;
             self.emit(&CALL_ANSWERED, &context);
+            if let Some((url, track)) = stream {
+                self.open_stream(id, &url, track);
+            }
             if deepfake {
                 let (id, after) = (id.to_owned(), self.timing.answer_delay);
                 self.later(after, move |world| world.detect_deepfake(&id));

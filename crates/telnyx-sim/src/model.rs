@@ -72,6 +72,10 @@ pub struct Call {
     pub on_hold: bool,
     /// Deepfake detection runs when the call is answered.
     pub deepfake_detection: bool,
+    /// The stream (URL, track) started when the call is answered.
+    pub stream_on_answer: Option<(String, &'static str)>,
+    /// The tracks transcribed from when the call is answered.
+    pub transcribe_on_answer: Option<&'static str>,
     pub activity: Activity,
     /// Creation order, for stable listings.
     pub seq: u64,
@@ -116,6 +120,8 @@ impl Call {
             supervisor_role: None,
             on_hold: false,
             deepfake_detection: false,
+            stream_on_answer: None,
+            transcribe_on_answer: None,
             activity: Activity::default(),
             seq,
         }

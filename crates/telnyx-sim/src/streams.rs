@@ -99,13 +99,7 @@ pub fn streaming_start(world: &mut World, request: &Request) -> Result<Reply, Ap
         ));
     }
     let url = match (url, dialogflow) {
-        (Some(url), _) if url.starts_with("wss://") || url.starts_with("ws://") => url,
-        (Some(_), _) => {
-            return Err(ApiError::invalid_value(
-                "stream_url",
-                "The 'stream_url' parameter must be a ws:// or wss:// URL.",
-            ));
-        }
+        (Some(url), _) => websocket(url)?,
         (None, true) => "dialogflow",
         (None, false) => return Err(ApiError::missing("stream_url")),
     };
@@ -118,28 +112,33 @@ pub fn streaming_start(world: &mut World, request: &Request) -> Result<Reply, Ap
         ));
     }
     world.set_client_state(id, client_state);
-    let stream_id = ids::uuid();
-    let host = url.split("://").nth(1).unwrap_or_default();
-    let host = host.split(['/', ':', '?']).next().unwrap_or_default();
-    if host.ends_with(".invalid") {
-        let context = world
-            .call_context(id)
-            .with("failure_reason", "connection_failed")
-            .with("stream_id", stream_id)
-            .with("stream_type", "websocket")
-            .with("stream_params", json!({"stream_url": url, "track": track}));
-        world.emit(&STREAMING_FAILED, &context);
-        return Ok(Reply::ok());
-    }
-    if let Some(call) = world.calls.get_mut(id) {
-        call.activity.streams.push(Stream {
-            id: stream_id,
-            url: url.to_owned(),
-        });
-    }
-    let context = world.call_context(id).with("stream_url", url);
-    world.emit(&STREAMING_STARTED, &context);
+    world.open_stream(id, url, track);
     Ok(Reply::ok())
+}
+
+/// The stream dial and answer start when the call is answered:
+/// `stream_url` (a WebSocket) and `stream_track`.
+pub fn stream_on_answer(request: &Request) -> Result<Option<(String, &'static str)>, ApiError> {
+    let track = request
+        .one_of("stream_track", TRACKS)?
+        .unwrap_or("inbound_track");
+    request.one_of("stream_codec", &[CODECS, &["default"]].concat())?;
+    Ok(match request.str("stream_url")? {
+        Some(url) => Some((websocket(url)?.to_owned(), track)),
+        None => None,
+    })
+}
+
+/// A `stream_url`: ws:// or wss://.
+fn websocket(url: &str) -> Result<&str, ApiError> {
+    if url.starts_with("wss://") || url.starts_with("ws://") {
+        Ok(url)
+    } else {
+        Err(ApiError::invalid_value(
+            "stream_url",
+            "The 'stream_url' parameter must be a ws:// or wss:// URL.",
+        ))
+    }
 }
 
 /// `POST /calls/{call_control_id}/actions/streaming_stop`: the stream named
@@ -234,6 +233,32 @@ pub fn not_running(what: &str) -> ApiError {
 }
 
 impl World {
+    /// Streams a call's `track` to `url`: `streaming.started`, or
+    /// `streaming.failed` for a host under `.invalid`.
+    pub fn open_stream(&mut self, id: &str, url: &str, track: &str) {
+        let stream_id = ids::uuid();
+        let host = url.split("://").nth(1).unwrap_or_default();
+        let host = host.split(['/', ':', '?']).next().unwrap_or_default();
+        if host.ends_with(".invalid") {
+            let context = self
+                .call_context(id)
+                .with("failure_reason", "connection_failed")
+                .with("stream_id", stream_id)
+                .with("stream_type", "websocket")
+                .with("stream_params", json!({"stream_url": url, "track": track}));
+            self.emit(&STREAMING_FAILED, &context);
+            return;
+        }
+        if let Some(call) = self.calls.get_mut(id) {
+            call.activity.streams.push(Stream {
+                id: stream_id,
+                url: url.to_owned(),
+            });
+        }
+        let context = self.call_context(id).with("stream_url", url);
+        self.emit(&STREAMING_STARTED, &context);
+    }
+
     pub fn stop_fork(&mut self, id: &str) {
         let Some(call) = self.calls.get_mut(id).filter(|c| c.activity.fork) else {
             return;

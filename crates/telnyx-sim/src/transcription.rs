@@ -6,7 +6,7 @@
 //! `inbound` track, what the call speaks (`speak` with text) the `outbound`
 //! one. Noise suppression sends no webhooks; it only changes what is heard.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::events::{CALL_TRANSCRIPTION, With};
@@ -124,6 +124,35 @@ pub fn suppression_stop(world: &mut World, request: &Request) -> Result<Reply, A
     }
     world.set_client_state(id, client_state);
     Ok(Reply::ok())
+}
+
+/// The transcription dial and answer start when the call is answered
+/// (`transcription: true`), with the tracks of its `transcription_config`.
+pub fn transcription_on_answer(request: &Request) -> Result<Option<&'static str>, ApiError> {
+    let wanted = request.bool("transcription")?.unwrap_or(false);
+    let tracks = match request.body.get("transcription_config") {
+        None | Some(Value::Null) => "inbound",
+        Some(Value::Object(config)) => match config.get("transcription_tracks") {
+            None | Some(Value::Null) => "inbound",
+            Some(Value::String(tracks)) => ["inbound", "outbound", "both"]
+                .into_iter()
+                .find(|t| t == tracks)
+                .ok_or_else(|| {
+                    ApiError::not_one_of(
+                        "transcription_config/transcription_tracks",
+                        &["inbound", "outbound", "both"],
+                    )
+                })?,
+            Some(_) => {
+                return Err(ApiError::wrong_type(
+                    "transcription_config/transcription_tracks",
+                    "a string",
+                ));
+            }
+        },
+        Some(_) => return Err(ApiError::wrong_type("transcription_config", "an object")),
+    };
+    Ok(wanted.then_some(tracks))
 }
 
 impl World {

@@ -283,3 +283,48 @@ async fn stream_commands_are_validated_as_telnyx_does() {
     assert_eq!(error["detail"], "The call is already forked.");
     sb.hooks.assert_all_valid();
 }
+
+#[tokio::test]
+async fn dial_streams_and_transcribes_from_the_answer() {
+    let sb = Sandbox::start().await;
+    let id = sb
+        .dial(json!({
+            "stream_url": "wss://media.example.com/live",
+            "stream_track": "both_tracks",
+            "transcription": true,
+            "transcription_config": {"transcription_engine": "Google", "transcription_tracks": "inbound"},
+        }))
+        .await;
+    sb.wait_for("streaming.started", &id).await;
+    sb.caller.say(&id, "Hello, who is this?").await;
+    sb.api
+        .post(&format!("/calls/{id}/actions/hangup"), json!({}))
+        .await;
+    sb.settle().await;
+    let events = sb.events_of(&id);
+    assert_eq!(
+        types(&events),
+        [
+            "call.initiated",
+            "call.answered",
+            "streaming.started",
+            "call.transcription",
+            "streaming.stopped",
+            "call.hangup",
+        ]
+    );
+    assert_eq!(
+        payload(&events[3])["transcription_data"]["transcript"],
+        "Hello, who is this?"
+    );
+    let (_, error) = sb
+        .api
+        .fails(
+            Method::POST,
+            "/calls",
+            json!({"connection_id": sb.sim.connection_id(), "to": "+15551230001", "from": "+15559870000", "stream_url": "https://example.com"}),
+        )
+        .await;
+    assert_eq!(error["source"]["pointer"], "/stream_url");
+    sb.hooks.assert_all_valid();
+}
