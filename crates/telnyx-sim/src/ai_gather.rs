@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::activity::ConversationKind;
-use super::assistant::{array, begin, object, speech_models};
+use super::conversation::{array, begin, object, speech_models};
 use super::error::ApiError;
 use super::events::{
     AI_GATHER_ENDED, AI_GATHER_MESSAGE_HISTORY_UPDATED, AI_GATHER_PARTIAL_RESULTS, With,

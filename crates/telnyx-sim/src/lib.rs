@@ -53,7 +53,7 @@
 //!   role, DTMF, SIP INFO), `media` (speak, playback), `gather`,
 //!   `recording`, `streams` (fork, streaming, SIPREC), `transcription`
 //!   (and noise suppression), `assistant` (AI assistant, conversation relay)
-//!   and `ai_gather`; `conferences`, `participants`, `conference_media`,
+//!   and `ai_gather`, sharing `conversation`; `conferences`, `participants`, `conference_media`,
 //!   `queues`, `applications`; `deliveries`.
 //! - `lifecycle` is how a call starts, is answered, bridged and ends;
 //!   `far_end` what answers an outbound call; `activity` what runs on a call
@@ -79,6 +79,7 @@ mod chaos;
 mod clock;
 mod conference_media;
 mod conferences;
+mod conversation;
 mod deliveries;
 mod error;
 mod events;
