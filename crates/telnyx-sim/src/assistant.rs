@@ -122,12 +122,25 @@ pub fn ai_assistant_add_messages(world: &mut World, request: &Request) -> Result
     Ok(Reply::ok())
 }
 
-/// `POST /calls/{call_control_id}/actions/conversation_relay_start`
+/// `POST /calls/{call_control_id}/actions/conversation_relay_start`: the
+/// WebSocket is `url`, else `conversation_relay_url`, else the `url` of
+/// `conversation_relay_settings` (top-level aliases win, as on Telnyx).
 pub fn conversation_relay_start(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
+    let settings = object(request, "conversation_relay_settings")?;
+    let nested = match settings.and_then(|s| s.get("url")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) => Some(("conversation_relay_settings/url", url.as_str())),
+        Some(_) => {
+            return Err(ApiError::wrong_type(
+                "conversation_relay_settings/url",
+                "a string",
+            ));
+        }
+    };
     let url = match (request.str("url")?, request.str("conversation_relay_url")?) {
         (Some(url), _) => ("url", url),
         (None, Some(url)) => ("conversation_relay_url", url),
-        (None, None) => return Err(ApiError::missing("url")),
+        (None, None) => nested.ok_or_else(|| ApiError::missing("url"))?,
     };
     if !(url.1.starts_with("ws://") || url.1.starts_with("wss://")) {
         return Err(ApiError::invalid_value(

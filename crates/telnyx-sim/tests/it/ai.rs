@@ -185,7 +185,7 @@ async fn a_conversation_relay_ends_with_the_call() {
         .api
         .post(
             &format!("/calls/{id}/actions/conversation_relay_start"),
-            json!({"url": "wss://relay.example.com/ws", "greeting": "Hi!"}),
+            json!({"conversation_relay_settings": {"url": "wss://relay.example.com/ws"}, "greeting": "Hi!"}),
         )
         .await;
     let relay = started["data"]["conversation_relay_id"]
@@ -261,6 +261,12 @@ async fn ai_commands_are_validated_as_telnyx_does() {
         ),
         ("ai_assistant_stop", json!({}), "10015", "/call_control_id"),
         ("conversation_relay_start", json!({}), "10004", "/url"),
+        (
+            "conversation_relay_start",
+            json!({"conversation_relay_settings": {"url": "http://example.com"}}),
+            "10015",
+            "/conversation_relay_settings/url",
+        ),
         (
             "conversation_relay_start",
             json!({"conversation_relay_url": "https://example.com"}),
