@@ -32,7 +32,7 @@ use super::error::ApiError;
 use super::events::{
     AI_GATHER_ENDED, AI_GATHER_MESSAGE_HISTORY_UPDATED, AI_GATHER_PARTIAL_RESULTS, With,
 };
-use super::media::voice_settings;
+use super::media::{AI_VOICE_PROVIDERS, voice_settings};
 use super::reply::Reply;
 use super::request::Request;
 use super::state::World;
@@ -104,7 +104,7 @@ pub fn gather_using_ai(world: &mut World, request: &Request) -> Result<Reply, Ap
         .unwrap_or(false);
     let timeout = request.int("user_response_timeout_ms", 1..=i64::from(i32::MAX))?;
     object(request, "interruption_settings")?;
-    voice_settings(request, "voice_settings")?;
+    voice_settings(request, AI_VOICE_PROVIDERS)?;
     let assistant = object(request, "assistant")?;
     let model = assistant
         .and_then(|a| a.get("model"))

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::activity::ConversationKind;
 use super::conversation::{array, begin, busy, object, running, speech_models};
 use super::error::ApiError;
-use super::media::voice_settings;
+use super::media::{AI_VOICE_PROVIDERS, VOICE_PROVIDERS, voice_settings};
 use super::reply::Reply;
 use super::request::Request;
 use super::state::World;
@@ -28,7 +28,7 @@ pub fn ai_assistant_start(world: &mut World, request: &Request) -> Result<Reply,
     request.str("greeting")?;
     request.bool("send_message_history_updates")?;
     object(request, "interruption_settings")?;
-    voice_settings(request, "voice_settings")?;
+    voice_settings(request, AI_VOICE_PROVIDERS)?;
     let mut context = speech_models(request)?;
     if let Some(id) = assistant_id {
         context.insert("assistant_id".into(), id.into());
@@ -149,7 +149,7 @@ pub fn conversation_relay_start(world: &mut World, request: &Request) -> Result<
         ));
     }
     request.str("greeting")?;
-    voice_settings(request, "voice_settings")?;
+    voice_settings(request, VOICE_PROVIDERS)?;
     object(request, "assistant")?;
     let context = speech_models(request)?;
     let mut conversation = begin(world, request, ConversationKind::Relay, context)?;

@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::activity::{Gather, Prompt, Sound};
 use super::error::ApiError;
 use super::events::{CALL_DTMF_RECEIVED, CALL_GATHER_ENDED, Context, With};
-use super::media::{LANGUAGES, voice_settings};
+use super::media::{LANGUAGES, VOICE_PROVIDERS, voice_settings};
 use super::reply::Reply;
 use super::request::Request;
 use super::state::World;
@@ -70,7 +70,7 @@ pub fn gather_using_speak(world: &mut World, request: &Request) -> Result<Reply,
     request.one_of("payload_type", &["text", "ssml"])?;
     request.one_of("service_level", &["basic", "premium"])?;
     request.one_of("language", LANGUAGES)?;
-    voice_settings(request, "voice_settings")?;
+    voice_settings(request, VOICE_PROVIDERS)?;
     let invalid = request.str("invalid_payload")?.map(|_| Sound::Silent);
     let gather = tries(request, rules(request)?)?;
     let prompt = Prompt {

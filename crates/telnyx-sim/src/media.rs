@@ -62,7 +62,7 @@ pub fn speak(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     request.one_of("service_level", &["basic", "premium"])?;
     request.one_of("language", LANGUAGES)?;
     request.one_of("target_legs", LEGS)?;
-    voice_settings(request, "voice_settings")?;
+    voice_settings(request, VOICE_PROVIDERS)?;
     let plays = plays(request)?;
     let stop = stop(request, None)?;
     let client_state = request.str("client_state")?;
@@ -165,13 +165,38 @@ fn stop(
     Ok(request.one_of("stop", &["current", "all"])?.or(default))
 }
 
-/// A `voice_settings` object must name its provider `type`.
-pub fn voice_settings(request: &Request, field: &str) -> Result<(), ApiError> {
+/// Every text-to-speech provider `voice_settings` may name.
+pub const VOICE_PROVIDERS: &[&str] = &[
+    "elevenlabs",
+    "telnyx",
+    "aws",
+    "minimax",
+    "azure",
+    "rime",
+    "resemble",
+    "inworld",
+    "xai",
+];
+/// The providers of an AI's voice: neither Minimax nor Inworld.
+pub const AI_VOICE_PROVIDERS: &[&str] = &[
+    "elevenlabs",
+    "telnyx",
+    "aws",
+    "azure",
+    "rime",
+    "resemble",
+    "xai",
+];
+
+/// A `voice_settings` object must name its provider `type`, one of `providers`.
+pub fn voice_settings(request: &Request, providers: &[&'static str]) -> Result<(), ApiError> {
+    let field = "voice_settings";
     match request.body.get(field) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Object(settings)) => match settings.get("type") {
-            Some(Value::String(_)) => Ok(()),
-            _ => Err(ApiError::missing(&format!("{field}/type"))),
+            Some(Value::String(kind)) if providers.contains(&kind.as_str()) => Ok(()),
+            Some(Value::String(_)) => Err(ApiError::not_one_of("voice_settings/type", providers)),
+            _ => Err(ApiError::missing("voice_settings/type")),
         },
         Some(_) => Err(ApiError::wrong_type(field, "an object")),
     }

@@ -260,6 +260,18 @@ async fn ai_commands_are_validated_as_telnyx_does() {
             "/call_control_id",
         ),
         ("ai_assistant_stop", json!({}), "10015", "/call_control_id"),
+        (
+            "gather_using_ai",
+            json!({"parameters": {}, "voice_settings": {"type": "minimax"}}),
+            "10032",
+            "/voice_settings/type",
+        ),
+        (
+            "ai_assistant_start",
+            json!({"voice_settings": {"type": "inworld"}}),
+            "10032",
+            "/voice_settings/type",
+        ),
         ("conversation_relay_start", json!({}), "10004", "/url"),
         (
             "conversation_relay_start",
