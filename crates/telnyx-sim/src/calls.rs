@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::far_end::AMD;
 use super::ids;
 use super::lifecycle::Hangup;
-use super::model::{Call, Direction, Leg};
+use super::model::{Call, CallState, Direction, Leg};
 use super::paging;
 use super::recording::record_from_answer;
 use super::reply::Reply;
@@ -73,6 +73,12 @@ pub fn answer(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let stream = stream_on_answer(request)?;
     let transcription = transcription_on_answer(request)?;
     let call = world.live_call(id, "call_control_id")?;
+    if call.direction == Direction::Outgoing && call.state == CallState::Dialing {
+        return Err(ApiError::invalid_value(
+            "call_control_id",
+            "Only an incoming call can be answered; the far end answers an outgoing one.",
+        ));
+    }
     call.deepfake_detection |= deepfake;
     if stream.is_some() {
         call.stream_on_answer = stream;

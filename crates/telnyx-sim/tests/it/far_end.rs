@@ -1,10 +1,13 @@
 //! The far end of outbound calls by the dialled number's convention: busy,
 //! no answer, declined, unknown, an answering machine, a person.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
+use telnyx_sim::Timing;
 
-use testkit::sim::{Sandbox, payload, types};
+use testkit::sim::{Sandbox, fast, payload, types};
 
 #[tokio::test]
 async fn numbers_that_never_answer_end_with_their_cause() {
@@ -178,5 +181,33 @@ async fn deepfake_detection_finds_the_far_end_real() {
         (error["code"].as_str(), error["source"]["pointer"].as_str()),
         (Some("10004"), Some("/deepfake_detection/enabled"))
     );
+    sb.hooks.assert_all_valid();
+}
+
+#[tokio::test]
+async fn only_the_far_end_answers_an_outgoing_call() {
+    let timing = Timing {
+        no_answer_timeout: Duration::from_secs(60),
+        ..fast()
+    };
+    let sb = Sandbox::start_built(|b| b.timing(timing)).await;
+    let ringing = sb.dial(json!({"to": "+15551230480"})).await;
+    let (_, error) = sb
+        .api
+        .fails(
+            Method::POST,
+            &format!("/calls/{ringing}/actions/answer"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (error["code"].as_str(), error["source"]["pointer"].as_str()),
+        (Some("10015"), Some("/call_control_id"))
+    );
+    sb.api
+        .post(&format!("/calls/{ringing}/actions/hangup"), json!({}))
+        .await;
+    let hangup = sb.wait_for("call.hangup", &ringing).await;
+    assert_eq!(payload(&hangup)["hangup_source"], "caller");
     sb.hooks.assert_all_valid();
 }
