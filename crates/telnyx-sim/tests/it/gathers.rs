@@ -2,10 +2,13 @@
 //! with them (or time out, or are tried again), and keys pressed outside a
 //! gather arrive one by one.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
+use telnyx_sim::Timing;
 
-use testkit::sim::{Sandbox, payload, types};
+use testkit::sim::{Sandbox, fast, payload, types};
 
 /// (event type, digits or media, status) of a call's events after answering.
 fn summary(events: &[Value]) -> Vec<(String, String, String)> {
@@ -86,7 +89,12 @@ async fn keys_pressed_without_a_gather_arrive_one_by_one() {
 
 #[tokio::test]
 async fn an_invalid_try_plays_the_invalid_prompt_and_the_menu_again() {
-    let sb = Sandbox::start().await;
+    // Prompts long enough that the second key surely lands during the menu.
+    let timing = Timing {
+        media_duration: Duration::from_secs(1),
+        ..fast()
+    };
+    let sb = Sandbox::start_built(|b| b.timing(timing)).await;
     let id = sb.answered_inbound().await;
     let menu = "https://example.com/menu.mp3";
     let invalid = "https://example.com/invalid.mp3";
