@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Generate conference-gateway's gRPC API (proto3) from Telnyx's OpenAPI spec.
 
-The gateway exposes 46 Telnyx Voice API operations (conferences, queues, call
-control) as three gRPC services. This script reads the OpenAPI 3.1 document that
+The gateway exposes the 83 operations of Telnyx's Voice API (conferences,
+queues, calls and their commands, call control applications, webhook deliveries)
+as RPCs of four gRPC services. This script reads the OpenAPI 3.1 document that
 describes exactly those operations (`openapi-subset.yaml`) and writes, into
 `proto/conference_gateway/v1/`:
 
   conference_service.proto  ConferenceService and its request/response messages
   queue_service.proto       QueueService and its request/response messages
   call_service.proto        CallService and its request/response messages
+  event_service.proto       EventService: the hand-written Subscribe stream and
+                            its request (kept verbatim in HAND_WRITTEN), then
+                            the webhook-delivery RPCs and their messages
   resources.proto           every message and enum that comes from
                             `#/components/schemas/*` (resources, shared request
                             components, unions, top-level enums)
@@ -16,13 +20,12 @@ describes exactly those operations (`openapi-subset.yaml`) and writes, into
                             one typed payload message per webhook event type,
                             from the spec's `webhooks`
 
-`options.proto` (the custom options the gateway's codec reads) and
-`event_service.proto` (the service and its request) are hand-written and are not
-touched.
+`options.proto` (the custom options the gateway's codec reads) is hand-written
+and is not touched.
 
 Usage, from the repository root:
 
-    python3 tools/protogen.py                 # regenerate the four files
+    python3 tools/protogen.py                 # regenerate the six files
     python3 tools/protogen.py --check         # exit 1 if the files are stale
     python3 tools/protogen.py --spec PATH     # use another copy of the spec
 
@@ -38,10 +41,13 @@ How the spec is mapped (the gateway's codec relies on these conventions):
 
 * One RPC per operation, `option (operation) = {method path data_field}`. Path
   parameters use proto field names (`{conference_id}`, `{application_id}`).
-* Request `<Rpc>Request` carries path parameters first, then (lists)
+* Request and response messages are `<Rpc>Request` and `<Rpc>Response`, or
+  `<Service><Rpc>Request` when an earlier service has an RPC of that name
+  (`CallServiceSpeakRequest` beside ConferenceService's `SpeakRequest`).
+* The request carries path parameters first, then (lists)
   `page_size`/`page_token`, then query parameters, then every body property
   under its Telnyx JSON name. `filter` (deepObject) becomes a nested `Filter`.
-* Response `<Rpc>Response`: a resource wrapper (`data_field` names the field),
+* The response is a resource wrapper (`data_field` names the field),
   a page (`repeated` items, `next_page_token`, `total_size`), a command result
   inlined (`result`, `recording_id`), or empty for 204 No Content.
 * Strings stay `string`; booleans and numbers are `optional`; `date-time`
@@ -52,7 +58,19 @@ How the spec is mapped (the gateway's codec relies on these conventions):
   lower-cased value name. Single-value discriminators (`type`,
   `transcription_engine`, `transcription_model` of union variants) become
   `(message).constants` instead of fields.
-* `oneOf` unions become messages with `(message).untagged_union` and one oneof.
+* `oneOf` unions become messages with `(message).untagged_union` and one oneof;
+  an operation that accepts only some variants of a union shares its message
+  and names the members it takes (see below). A `oneOf` of a single
+  alternative is that alternative. A union of a free-form object and scalars
+  is a `google.protobuf.Value`; a list of lists is `repeated
+  google.protobuf.ListValue`; `enum: [true, false]` is a plain bool.
+* The gateway validates what Telnyx would refuse, from options: an operation
+  that accepts only some variants of a union lists them in `(field).members`;
+  a body that requires one of several properties (`anyOf` of `required`
+  lists) names them in `(message).require_any_of`. Both are in the comments too.
+* An object that takes other keys beside its properties (`additionalProperties:
+  true`) gets a last field `google.protobuf.Struct additional_properties` with
+  `(field).additional_properties`: its keys are written into the object itself.
 
 * Each webhook event type in `EVENTS` becomes `<Event>Payload`, the typed
   `data.payload`, with `option (message) = {event_type: "..."}`: the gateway
@@ -61,10 +79,10 @@ How the spec is mapped (the gateway's codec relies on these conventions):
 
 The generator asserts, among other things, that every operation of the spec has
 exactly one RPC, that every request-body and query property of every operation
-is present in the corresponding request message, and that the webhook events
-and payload fields listed in Telnyx's reference pages (vendored in
-`spec/telnyx-docs/`) are exactly the events and a subset of the fields
-generated from the spec.
+is present in the corresponding request message, that `EVENTS` types exactly
+the spec's `webhooks`, and that the events and payload fields listed in Telnyx's
+reference pages (vendored in `spec/telnyx-docs/`, which describe 28 of them) are
+events of `EVENTS` and a subset of the fields generated from the spec.
 """
 
 from __future__ import annotations
@@ -114,9 +132,68 @@ SERVICES = {
     ),
     "CallService": (
         "call_service.proto",
-        "Telnyx Call Control calls and applications: dial, answer, hang up, bridge and transfer "
-        "calls, list active calls and call events, and manage Call Control applications.",
+        "Telnyx Call Control calls and applications: dial, answer, reject, hang up, bridge, "
+        "transfer and refer calls, read a call's status, command its media (speak, play, gather "
+        "DTMF or speech, record, fork, stream, transcribe, SIPREC, noise suppression), run AI "
+        "assistants and Conversation Relay on it, list active calls and call events, and manage "
+        "Call Control applications.",
     ),
+    "EventService": (
+        "event_service.proto",
+        "The live stream of Telnyx webhook events about conferences, queues and calls.\n\n"
+        "Telnyx posts its webhooks to the gateway, which verifies, deduplicates and orders them; "
+        "any number of internal services then watch them here, each with its own filters, "
+        "without ever seeing Telnyx's signatures or retries. Telnyx's own record of its "
+        "deliveries (what it sent where, and what failed) is here too.",
+    ),
+}
+
+# Hand-written parts of a generated service file, kept verbatim: the RPCs that are not
+# Telnyx operations (they precede the generated ones), the messages they use (they precede
+# the generated messages) and the files those need.
+HAND_WRITTEN = {
+    "EventService": {
+        "rpcs": """\
+  // Streams the events accepted from now on (or, with `resume_after`, those
+  // accepted after an earlier event, then the live ones), in acceptance order,
+  // each once. The stream ends with:
+  //
+  // - INVALID_ARGUMENT for a malformed filter;
+  // - OUT_OF_RANGE at once when `resume_after` can no longer be served (older
+  //   than the gateway's history, from before a restart, or not a cursor):
+  //   subscribe again without it, and reconcile with the REST API if needed;
+  // - RESOURCE_EXHAUSTED when the subscriber reads too slowly and its queue
+  //   overflowed; the message (and the `cursor` key of its ErrorInfo) carries
+  //   the cursor of the last event sent, to resume from;
+  // - UNAVAILABLE when the gateway shuts down, with the same cursor.
+  //
+  // buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+  rpc Subscribe(SubscribeRequest) returns (stream Event);""",
+        "messages": """\
+// Which events to stream, and from where. All given filters must match.
+message SubscribeRequest {
+  // Event types to receive, dotted as Telnyx names them
+  // (`conference.participant.joined`). A trailing `.*` matches every type
+  // with that prefix (`conference.*`, `call.machine.*`). Empty: every type.
+  repeated string event_types = 1;
+
+  // Only events whose `payload.conference_id` is this. Empty: any.
+  string conference_id = 2;
+
+  // Only events whose `payload.call_control_id` is this. Empty: any.
+  string call_control_id = 3;
+
+  // Only events whose `payload.queue` (the queue name of `call.enqueued` and
+  // `call.dequeued`) is this. Empty: any.
+  string queue_name = 4;
+
+  // The `cursor` of an event received earlier: the stream starts with the
+  // events accepted after it that are still in the gateway's history, then
+  // continues live, with no gap and no repeat. Empty: live from now.
+  string resume_after = 5;
+}""",
+        "imports": {IMPORT_PREFIX + "events.proto"},
+    },
 }
 
 # (service, rpc, method, Telnyx path). The order is the order of the RPCs in the files.
@@ -170,12 +247,64 @@ RPCS = [
     ("CallService", "UpdateCallControlApplication", "PATCH", "/call_control_applications/{id}"),
     ("CallService", "DeleteCallControlApplication", "DELETE", "/call_control_applications/{id}"),
     ("CallService", "ListCallEvents", "GET", "/call_events"),
+    ("CallService", "GetCall", "GET", "/calls/{call_control_id}"),
+    ("CallService", "Reject", "POST", "/calls/{call_control_id}/actions/reject"),
+    ("CallService", "Refer", "POST", "/calls/{call_control_id}/actions/refer"),
+    ("CallService", "UpdateClientState", "PUT",
+     "/calls/{call_control_id}/actions/client_state_update"),
+    ("CallService", "SwitchSupervisorRole", "POST",
+     "/calls/{call_control_id}/actions/switch_supervisor_role"),
+    ("CallService", "Speak", "POST", "/calls/{call_control_id}/actions/speak"),
+    ("CallService", "StartPlayback", "POST", "/calls/{call_control_id}/actions/playback_start"),
+    ("CallService", "StopPlayback", "POST", "/calls/{call_control_id}/actions/playback_stop"),
+    ("CallService", "Gather", "POST", "/calls/{call_control_id}/actions/gather"),
+    ("CallService", "StopGather", "POST", "/calls/{call_control_id}/actions/gather_stop"),
+    ("CallService", "GatherUsingAudio", "POST",
+     "/calls/{call_control_id}/actions/gather_using_audio"),
+    ("CallService", "GatherUsingSpeak", "POST",
+     "/calls/{call_control_id}/actions/gather_using_speak"),
+    ("CallService", "GatherUsingAi", "POST", "/calls/{call_control_id}/actions/gather_using_ai"),
+    ("CallService", "SendDtmf", "POST", "/calls/{call_control_id}/actions/send_dtmf"),
+    ("CallService", "SendSipInfo", "POST", "/calls/{call_control_id}/actions/send_sip_info"),
+    ("CallService", "StartRecording", "POST", "/calls/{call_control_id}/actions/record_start"),
+    ("CallService", "StopRecording", "POST", "/calls/{call_control_id}/actions/record_stop"),
+    ("CallService", "PauseRecording", "POST", "/calls/{call_control_id}/actions/record_pause"),
+    ("CallService", "ResumeRecording", "POST", "/calls/{call_control_id}/actions/record_resume"),
+    ("CallService", "StartForking", "POST", "/calls/{call_control_id}/actions/fork_start"),
+    ("CallService", "StopForking", "POST", "/calls/{call_control_id}/actions/fork_stop"),
+    ("CallService", "StartStreaming", "POST", "/calls/{call_control_id}/actions/streaming_start"),
+    ("CallService", "StopStreaming", "POST", "/calls/{call_control_id}/actions/streaming_stop"),
+    ("CallService", "StartTranscription", "POST",
+     "/calls/{call_control_id}/actions/transcription_start"),
+    ("CallService", "StopTranscription", "POST",
+     "/calls/{call_control_id}/actions/transcription_stop"),
+    ("CallService", "StartNoiseSuppression", "POST",
+     "/calls/{call_control_id}/actions/suppression_start"),
+    ("CallService", "StopNoiseSuppression", "POST",
+     "/calls/{call_control_id}/actions/suppression_stop"),
+    ("CallService", "StartSiprec", "POST", "/calls/{call_control_id}/actions/siprec_start"),
+    ("CallService", "StopSiprec", "POST", "/calls/{call_control_id}/actions/siprec_stop"),
+    ("CallService", "StartAiAssistant", "POST",
+     "/calls/{call_control_id}/actions/ai_assistant_start"),
+    ("CallService", "StopAiAssistant", "POST",
+     "/calls/{call_control_id}/actions/ai_assistant_stop"),
+    ("CallService", "JoinAiAssistant", "POST",
+     "/calls/{call_control_id}/actions/ai_assistant_join"),
+    ("CallService", "AddAiAssistantMessages", "POST",
+     "/calls/{call_control_id}/actions/ai_assistant_add_messages"),
+    ("CallService", "StartConversationRelay", "POST",
+     "/calls/{call_control_id}/actions/conversation_relay_start"),
+    ("CallService", "StopConversationRelay", "POST",
+     "/calls/{call_control_id}/actions/conversation_relay_stop"),
+    ("EventService", "ListWebhookDeliveries", "GET", "/webhook_deliveries"),
+    ("EventService", "GetWebhookDelivery", "GET", "/webhook_deliveries/{id}"),
 ]
 
 # Path parameters whose proto field name differs from Telnyx's, by path prefix.
 PATH_PARAM_RENAMES = {
     "/conferences/{id}": {"id": "conference_id"},
     "/call_control_applications/{id}": {"id": "application_id"},
+    "/webhook_deliveries/{id}": {"id": "webhook_delivery_id"},
 }
 
 # Request body properties renamed in one RPC: (rpc, Telnyx name) -> proto field name.
@@ -210,6 +339,8 @@ RESOURCE_FIELDS = {
     "QueueCall": "queue_call",
     "CallWithRecordingId": "call",
     "CallControlApplication": "call_control_application",
+    "Call": "call",
+    "webhook_delivery": "webhook_delivery",
 }
 
 # Response field holding the items of a page, by item schema.
@@ -221,12 +352,25 @@ LIST_FIELDS = {
     "ActiveCall": "active_calls",
     "CallControlApplication": "call_control_applications",
     "CallEvent": "call_events",
+    "webhook_delivery": "webhook_deliveries",
 }
 
 # Command results whose fields are inlined into the response message.
 COMMAND_RESULTS = {
     "ConferenceCommandResult", "CallControlCommandResult",
-    "CallControlCommandResultWithRecordingId",
+    "CallControlCommandResultWithRecordingId", "CallControlCommandResultWithConversationId",
+    "CallControlCommandResultWithConversationRelayId",
+}
+
+# The Struct field of an object that takes keys beyond its properties
+# (`additionalProperties: true`), with `(field).additional_properties`.
+ADDITIONAL_PROPERTIES = "additional_properties"
+
+# Message names of components whose name is not PascalCase.
+COMPONENT_NAMES = {
+    "webhook_delivery": "WebhookDelivery",
+    "attempt": "WebhookDeliveryAttempt",
+    "http": "WebhookDeliveryHttp",
 }
 
 # Webhook events delivered by EventService, by their key in the spec's `webhooks` (the
@@ -243,8 +387,27 @@ EVENTS = [
     "callBridged", "callInitiated", "callHangup", "callRecordingSaved",
     "callMachineDetectionEnded", "callMachineGreetingEnded", "callMachinePremiumDetectionEnded",
     "callMachinePremiumGreetingEnded",
+    "callHold", "callUnhold", "callDtmfReceived", "callCost",
+    "callSpeakStarted", "callSpeakEnded", "callPlaybackStarted", "callPlaybackEnded",
+    "callGatherEnded", "CallAIGatherEnded", "CallAIGatherPartialResults",
+    "CallAIGatherMessageHistoryUpdated",
+    "callRecordingError", "callRecordingTranscriptionSaved",
+    "callForkStarted", "callForkStopped",
+    "callReferStarted", "callReferCompleted", "callReferFailed",
+    "callSiprecStarted", "callSiprecStopped", "callSiprecFailed",
+    "transcription", "callConversationEnded", "callConversationInsightsGenerated",
+    "callDeepfakeDetectionResult", "callDeepfakeDetectionError",
 ]
 EVENT_FIRST_MEMBER = 10
+
+# Payload message names (without `Payload`) of events whose key in `webhooks` does not give a
+# good one (default: PascalCase of the key).
+EVENT_NAMES = {
+    "CallAIGatherEnded": "CallAiGatherEnded",
+    "CallAIGatherPartialResults": "CallAiGatherPartialResults",
+    "CallAIGatherMessageHistoryUpdated": "CallAiGatherMessageHistoryUpdated",
+    "transcription": "CallTranscription",
+}
 
 # Inline `oneOf`s of component references: tuple of variants -> (message name, oneof name,
 # comment). Component `oneOf`s keep their component name.
@@ -270,6 +433,10 @@ UNIONS = {
         "AssistantTool", "tool",
         "An inline tool definition available to the AI assistant. Its `type` is written by the "
         "gateway."),
+    ("UserMessage", "AssistantMessage", "ToolMessage", "SystemMessage", "DeveloperMessage"): (
+        "AiAssistantMessage", "message",
+        "A message of an AI assistant conversation, by its author's role. Its `role` is written "
+        "by the gateway."),
 }
 
 # Inline unions that mix scalars, arrays and objects: (schema, property) -> (message name,
@@ -316,6 +483,7 @@ UNION_MEMBER_COMMENTS = {
 ITEM_MESSAGE_NAMES = {
     "headers": "Header",
     "webhook_retries_policies": "WebhookRetriesPolicy",
+    "results": "InsightResult",
 }
 
 # Comments of component messages, replacing the spec's bare titles.
@@ -394,6 +562,24 @@ FALLBACK_COMMENTS = {
     "ConferenceCommandResult.result": "The result of the command: `ok`.",
     "DeepgramNova2Config.language": "Language to use for speech recognition with nova-2.",
     "DeepgramNova3Config.language": "Language to use for speech recognition with nova-3.",
+    "CallControlCommandResultWithConversationId.result": "The result of the command: `ok`.",
+    "CallControlCommandResultWithConversationRelayId.result":
+        "The result of the command: `ok`.",
+    "CallConversationInsightsGeneratedPayload.results.result":
+        "The result of the insight: an object, or a string.",
+    "CallTranscriptionPayload.transcription_data": "The transcribed speech.",
+    "GatherUsingAi.language": "The language of the conversation, for speech recognition.",
+    "ListWebhookDeliveries.filter.attempts": "Filter by the delivery attempts.",
+    "ListWebhookDeliveries.filter.finished_at": "Filter by when the delivery finished.",
+    "ListWebhookDeliveries.filter.started_at": "Filter by when the delivery started.",
+    "ListWebhookDeliveries.filter.status": "Filter by delivery status.",
+    "ListWebhookDeliveries.filter.webhook": "Filter by the webhook delivered.",
+    "StartTranscription.transcription_engine_config":
+        "Engine-specific settings; the member must match `transcription_engine`.",
+    "attempt.status": "Whether this attempt delivered the webhook.",
+    "http.request.url": "The URL the webhook was sent to.",
+    "http.response.status": "The HTTP status code of the response.",
+    "webhook_delivery.webhook.payload": "The payload of the event; its fields vary by event type.",
 }
 
 # The first resources in resources.proto, in this order; the other messages follow
@@ -530,6 +716,24 @@ def member_name(v: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", v.lower()).strip("_")
 
 
+def proto_name(component: str) -> str:
+    """The name of a component's message or enum."""
+    name = COMPONENT_NAMES.get(component, component)
+    assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", name), f"component {component}: name it"
+    return name
+
+
+def message_base(service: str, rpc: str) -> str:
+    """The prefix of an RPC's request and response messages: the RPC name, qualified by the
+    service when an earlier service has an RPC of that name (buf's STANDARD rules allow
+    `<Service><Rpc>Request`): `CallServiceSpeakRequest` beside ConferenceService's
+    `SpeakRequest`."""
+    for svc, name, _, _ in RPCS:
+        if name == rpc:
+            return rpc if svc == service else service + rpc
+    raise KeyError(rpc)
+
+
 def is_lower_snake(name: str) -> bool:
     return re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", name) is not None
 
@@ -589,6 +793,7 @@ class Message:
         self.union = False
         self.constants: list[tuple[str, str]] = []
         self.event_type = ""  # the webhook event type whose payload this message is
+        self.require_any_of: list[str] = []  # fields of which at least one must be set
 
     def add(self, name, type_, comment, label="", opts=None, json_name=None):
         assert all(f.name != name for f in self.fields), f"{self.name}: duplicate field {name}"
@@ -662,6 +867,8 @@ class Generator:
             op = self.spec["paths"][path][method.lower()]
             req_roots += [op.get("parameters", []), op.get("requestBody", {})]
             resp_roots += [r for c, r in op["responses"].items() if c.startswith("2")]
+        # Webhook payloads are read by the gateway, like responses.
+        resp_roots += [self.spec["webhooks"][key] for key in EVENTS]
         return self._reach(req_roots), self._reach(resp_roots)
 
     def _collect_discriminators(self):
@@ -700,7 +907,7 @@ class Generator:
 
     def top_ref(self, name):
         self.file_refs.add(name)
-        return TypeRef(name)
+        return TypeRef(proto_name(name))
 
     def describe(self, schema, owner_key, prop, direction="request"):
         key = f"{owner_key}.{prop}"
@@ -739,6 +946,8 @@ class Generator:
                 return self.top_ref(name), "", {}, ""
             if ttype == "string":
                 return "string", "", {}, ""
+            if ttype == "array":
+                return self.resolve(target, prop, owner, owner_key, type_name)
             if "oneOf" in target:
                 self.ensure_component_union(name)
                 return self.top_ref(name), "", {}, ""
@@ -747,18 +956,40 @@ class Generator:
             self.ensure_component_message(name)
             return self.top_ref(name), "", {}, ""
 
-        if "oneOf" in schema or "anyOf" in schema:
+        if ("oneOf" in schema or "anyOf" in schema) and "properties" not in schema:
             alts = schema.get("oneOf") or schema.get("anyOf")
+            if len(alts) == 1:  # a lone alternative is the type itself
+                return self.resolve(alts[0], prop, owner, owner_key, type_name)
             kinds = sorted(a.get("type", "ref") for a in alts)
             if kinds == ["array", "string"] and all(
                     a.get("items", {}).get("type") == "string" for a in alts if "items" in a):
                 return "string", "repeated", {"single_as_scalar": True}, ""
             if all("$ref" in a for a in alts):
                 key = tuple(self.ref_name(a["$ref"]) for a in alts)
-                assert key in UNIONS, f"{owner_key}.{prop}: unnamed union {key}"
+                extra = ""
+                if key not in UNIONS:
+                    # Some operations accept only some of the variants of a known union: they
+                    # share its message, and say which members they take.
+                    wider = [k for k in UNIONS if set(key) < set(k)]
+                    assert len(wider) == 1, f"{owner_key}.{prop}: unnamed union {key}"
+                    name = UNIONS[wider[0]][0]
+                    union = self.top.get(name)
+                    assert union, f"{owner_key}.{prop}: {name} is used whole before in part"
+                    members = [f.name for k in key for f in union.fields
+                               if f.type.name == proto_name(k)]
+                    assert len(members) == len(key), f"{owner_key}.{prop}: {key}"
+                    extra = ("Telnyx accepts only these members here: " +
+                             ", ".join(f"`{m}`" for m in members) +
+                             "; the gateway refuses the others.")
+                    return self.top_ref(name), "", {"members": members}, extra
                 name, oneof, comment = UNIONS[key]
                 self.ensure_union(name, oneof, comment, alts, schema.get("discriminator"))
                 return self.top_ref(name), "", {}, ""
+            if all("$ref" not in a and not a.get("properties") and "items" not in a and
+                   a.get("type") in ("object", "string", "number", "integer", "boolean")
+                   for a in alts):
+                # A free-form object or a scalar: any JSON value.
+                return "google.protobuf.Value", "", {}, ""
             key = (owner_key.split(".")[0], prop)
             assert key in MIXED_UNIONS, f"{owner_key}.{prop}: unnamed mixed union"
             name, oneof, comment = MIXED_UNIONS[key]
@@ -779,7 +1010,7 @@ class Generator:
             assert len(non_null) == 1, f"{owner_key}.{prop}: type {ttype}"
             ttype = non_null[0]
 
-        if "enum" in schema:
+        if "enum" in schema and ttype != "boolean":  # `enum: [true, false]` is a bool
             values = [v for v in schema["enum"] if v is not None]
             if ttype == "integer":
                 return "int32", "optional", {}, "One of " + ", ".join(map(str, values)) + "."
@@ -806,6 +1037,10 @@ class Generator:
             return ("float" if schema.get("format") == "float" else "double"), "optional", {}, ""
         if ttype == "array":
             items = schema.get("items", {})
+            if items.get("type") == "array":
+                # Lists of lists (`http_headers`: `[["Accept", "*/*"]]`): each inner list is a
+                # ListValue, which the codec writes and reads as the JSON array it is.
+                return "google.protobuf.ListValue", "repeated", {}, ""
             if "description" not in items and "$ref" not in items:
                 items = dict(items, description=schema.get("description"))
             t, label, opts, extra = self.resolve(items, prop, owner, owner_key,
@@ -866,6 +1101,13 @@ class Generator:
                 msg.constants.append((prop, values[0]))
                 continue
             self.add_property(msg, schema_key, prop, ps, prop in required)
+        if schema.get("additionalProperties") is True and schema.get("properties"):
+            # An object that takes any other key beside its properties: the other keys
+            # travel in a Struct the codec writes into (and reads from) the object itself.
+            msg.add(ADDITIONAL_PROPERTIES, "google.protobuf.Struct",
+                    "Any other keys Telnyx accepts in this object, written beside the fields "
+                    "above. A key that one of those fields names is refused.",
+                    opts={"additional_properties": True})
 
     def schema_comment(self, name):
         s = self.schemas[name]
@@ -879,7 +1121,8 @@ class Generator:
             return
         self.building.add(name)
         schema = self.schemas[name]
-        msg = Message(name, self.schema_comment(name), self.component_direction(name))
+        msg = Message(proto_name(name), self.schema_comment(name),
+                      self.component_direction(name))
         self.top[name] = msg
         self.fill(msg, schema, name, self.discriminators.get(name))
         if self.discriminators.get(name):
@@ -890,7 +1133,7 @@ class Generator:
         if name in self.top:
             return
         schema = self.schemas[name]
-        self.top[name] = Enum(name, with_default(self.schema_comment(name), schema),
+        self.top[name] = Enum(proto_name(name), with_default(self.schema_comment(name), schema),
                               [v for v in schema["enum"] if v is not None],
                               self.component_direction(name))
 
@@ -996,7 +1239,25 @@ class Generator:
             for prop, ps in (bschema.get("properties") or {}).items():
                 fname = BODY_RENAMES.get((rpc, prop))
                 self.add_property(msg, rpc, prop, ps, prop in required, field_name=fname)
+            alternatives = self.required_alternatives(bschema)
+            if alternatives:
+                names = [next(f.name for f in msg.fields if f.json_name == a[0])
+                         for a in alternatives]
+                msg.require_any_of = names
+                msg.comment += (" Telnyx requires at least one of " +
+                                ", ".join(f"`{n}`" for n in names[:-1]) +
+                                f" or `{names[-1]}`.")
         return msg, proto_path, is_list
+
+    @staticmethod
+    def required_alternatives(schema) -> list[list[str]]:
+        """The `anyOf`/`oneOf` of a body that only lists alternative sets of required
+        properties (`anyOf: [{required: [url]}, {required: [conversation_relay_url]}]`)."""
+        alts = schema.get("anyOf") or schema.get("oneOf") or []
+        if not alts or "properties" not in schema:
+            return []
+        assert all(set(a) == {"required"} and len(a["required"]) == 1 for a in alts), schema
+        return [a["required"] for a in alts]
 
     def add_filter(self, msg: Message, rpc: str, param: dict, query_opt: bool):
         schema = param["schema"]
@@ -1035,18 +1296,15 @@ class Generator:
         data = self.response_data(op)
         return data is not None and data.get("type") == "array"
 
-    def cursor_paged(self, rpc):
+    def cursor_paged(self, method, path):
         """Whether the operation pages by cursor (`page[after]`, `meta.cursors`)."""
-        for svc, name, method, path in RPCS:
-            if name == rpc:
-                op = self.operation(method, path)
-                try:
-                    schema = self.success(op)[1]["content"]["application/json"]["schema"]
-                    meta = schema["properties"]["meta"]["$ref"]
-                except (KeyError, TypeError):
-                    return False
-                return self.ref_name(meta) == "CursorPaginationMeta"
-        return False
+        op = self.operation(method, path)
+        try:
+            schema = self.success(op)[1]["content"]["application/json"]["schema"]
+            meta = schema["properties"]["meta"]["$ref"]
+        except (KeyError, TypeError):
+            return False
+        return self.ref_name(meta) == "CursorPaginationMeta"
 
     def build_response(self, rpc, op) -> tuple[Message, str]:
         code, _ = self.success(op)
@@ -1113,7 +1371,11 @@ class Generator:
         assert set(rpc_ops) == spec_ops, (
             f"operations without RPC: {sorted(spec_ops - set(rpc_ops))}; "
             f"RPCs without operation: {sorted(set(rpc_ops) - spec_ops)}")
-        assert len({r for _, r, _, _ in RPCS}) == len(RPCS), "duplicate RPC name"
+        assert len({(s, r) for s, r, _, _ in RPCS}) == len(RPCS), "duplicate RPC name"
+        webhooks = set(self.spec.get("webhooks", {}))
+        assert webhooks == set(EVENTS), (
+            f"webhooks without event: {sorted(webhooks - set(EVENTS))}; "
+            f"events without webhook: {sorted(set(EVENTS) - webhooks)}")
 
         files: dict[str, str] = {}
         refs_by_file: dict[str, set[str]] = {}
@@ -1125,9 +1387,10 @@ class Generator:
                 if svc != service:
                     continue
                 op = self.operation(method, path)
-                req, proto_path, _ = self.build_request(rpc, method, path, op)
-                resp, data_field = self.build_response(rpc, op)
-                self.check_request(rpc, op, req)
+                base = message_base(svc, rpc)
+                req, proto_path, _ = self.build_request(base, method, path, op)
+                resp, data_field = self.build_response(base, op)
+                self.check_request(base, op, req)
                 rpcs.append((rpc, method, proto_path, data_field, req, resp,
                              self.rpc_comment(rpc, method, path, op)))
             services[service] = rpcs
@@ -1159,6 +1422,8 @@ class Generator:
                 f = next(f for f in fields if f.json_name == prop)
                 assert f.opts.get("required", False) == (prop in required), \
                     f"{rpc}.{prop}: required mismatch"
+            for alt in self.required_alternatives(bschema):
+                assert all(a in json_names for a in alt), f"{rpc}: {alt} missing"
         for p in op.get("parameters", []):
             _, p = self.deref_param(p)
             if p["in"] == "query" and p["name"] not in PAGE_PARAMS:
@@ -1220,7 +1485,7 @@ class Generator:
             (event_type,) = data["properties"]["event_type"]["enum"]
             assert event_type not in seen_types, f"{key}: event type {event_type} twice"
             seen_types.add(event_type)
-            name = pascal(key) + "Payload"
+            name = EVENT_NAMES.get(key, pascal(key)) + "Payload"
             summary = self.spec["webhooks"][key]["post"].get("summary", key)
             msg = Message(name, f"The payload of `{event_type}` webhooks ({summary}).",
                           "response")
@@ -1231,7 +1496,11 @@ class Generator:
         return messages
 
     def check_event_docs(self, messages: list[Message]):
-        """The reference pages list the same events, and no payload field the spec lacks."""
+        """The reference pages list only events of the spec, and no payload field it lacks.
+
+        The pages describe the conference, queue and basic call events (28 of the 55); the
+        spec's `webhooks` are the whole set, checked against EVENTS in `generate`.
+        """
         if not self.docs:
             return
         by_key = dict(zip(EVENTS, messages))
@@ -1240,9 +1509,9 @@ class Generator:
             for table in re.findall(r"\| Event \| Description \|\n\|[-| ]+\|\n((?:\|.*\|\n)+)",
                                     text):
                 listed += re.findall(r"^\| `(\w+)` \|", table, re.M)
-        assert sorted(listed) == sorted(EVENTS), (
-            f"events in the reference pages but not in EVENTS: {sorted(set(listed) - set(EVENTS))}; "
-            f"in EVENTS but not in the pages: {sorted(set(EVENTS) - set(listed))}")
+        assert len(listed) == len(set(listed)), "an event is listed twice in the pages"
+        assert set(listed) <= set(EVENTS), (
+            f"events in the reference pages but not in EVENTS: {sorted(set(listed) - set(EVENTS))}")
         tables = 0
         for text in self.docs.values():
             for key, rows in re.findall(r"\*\*`(\w+)`\*\*\n\n\| Field .*\n\|[-| ]+\|\n((?:\|.*\|\n)+)",
@@ -1320,11 +1589,16 @@ class Generator:
         if not opts:
             return ""
         parts = []
-        for key in ("name", "query", "required", "single_as_scalar"):
+        known = ("name", "query", "required", "single_as_scalar", "members",
+                 "additional_properties")
+        for key in known:
             if key in opts:
                 v = opts[key]
-                parts.append(f"{key}: {quote(v) if isinstance(v, str) else str(v).lower()}")
-        unknown = set(opts) - {"name", "query", "required", "single_as_scalar"}
+                if isinstance(v, list):
+                    parts.append(f"{key}: [{', '.join(quote(i) for i in v)}]")
+                else:
+                    parts.append(f"{key}: {quote(v) if isinstance(v, str) else str(v).lower()}")
+        unknown = set(opts) - set(known)
         assert not unknown, unknown
         return " [(field) = {" + ", ".join(parts) + "}]"
 
@@ -1345,7 +1619,8 @@ class Generator:
     def render_message(self, m: Message, indent: str, chain: list[Message]) -> list[str]:
         chain = chain + [m]
         out = comment_lines(m.comment, indent)
-        if not (m.fields or m.nested or m.union or m.constants or m.event_type):
+        if not (m.fields or m.nested or m.union or m.constants or m.event_type or
+                m.require_any_of):
             out.append(f"{indent}message {m.name} {{}}")
             return out
         out.append(f"{indent}message {m.name} {{")
@@ -1357,6 +1632,8 @@ class Generator:
             opts.append(f"constants: {{key: {quote(k)} value: {quote(v)}}}")
         if m.event_type:
             opts.append(f"event_type: {quote(m.event_type)}")
+        if m.require_any_of:
+            opts.append(f"require_any_of: [{', '.join(quote(n) for n in m.require_any_of)}]")
         if opts:
             line = f"{indent}  option (message) = {{{' '.join(opts)}}};"
             if len(line) <= WIDTH:
@@ -1429,26 +1706,33 @@ class Generator:
 
     def render_service_file(self, service, comment, rpcs, refs) -> str:
         fname = SERVICES[service][0]
+        hand = HAND_WRITTEN.get(service, {})
         body = []
         body += comment_lines(comment, "")
         body.append(f"service {service} {{")
+        if hand:
+            body.append(hand["rpcs"])
         for i, (rpc, method, path, data_field, req, resp, rcomment) in enumerate(rpcs):
-            if i:
+            if i or hand:
                 body.append("")
             body += comment_lines(rcomment, "  ")
             body.append(f"  rpc {rpc}({req.name}) returns ({resp.name}) {{")
-            cursor = " cursor_paging: true" if self.cursor_paged(rpc) else ""
+            telnyx_path = next(p for s, r, m, p in RPCS if (s, r) == (service, rpc))
+            cursor = " cursor_paging: true" if self.cursor_paged(method, telnyx_path) else ""
             body.append(f"    option (operation) = {{method: {quote(method)} path: {quote(path)} "
                         f"data_field: {quote(data_field)}{cursor}}};")
             body.append("  }")
         body.append("}")
+        if hand:
+            body += ["", hand["messages"]]
         for rpc, _, _, _, req, resp, _ in rpcs:
             body.append("")
             body += self.render_message(req, "", [])
             body.append("")
             body += self.render_message(resp, "", [])
         text = "\n".join(body)
-        head = self.header(fname, f"{service}: {comment}", self.imports_for(text, fname, refs))
+        imports = self.imports_for(text, fname, refs) | hand.get("imports", set())
+        head = self.header(fname, f"{service}: {comment}", imports)
         return "\n".join(head + body) + "\n"
 
     def render_resources(self) -> str:

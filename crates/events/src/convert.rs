@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn every_payload_member_declares_its_event_type() {
         let converter = converter();
-        assert_eq!(converter.event_types().count(), 28);
+        assert_eq!(converter.event_types().count(), 55);
         let member = converter.payload_member("call.dequeued").unwrap();
         assert_eq!(member.name(), "call_left_queue");
     }

@@ -230,16 +230,19 @@ impl Application {
                     .max_encoding_message_size(limit),
             )
             .add_service(
-                pb::call_service_server::CallServiceServer::new(self.api)
+                pb::call_service_server::CallServiceServer::new(self.api.clone())
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
             // Event streams end on `stopping` with UNAVAILABLE rather than
             // hold the listener open through the drain.
-            .add_service(
-                EventService::new(self.bus, stopping.clone(), Arc::clone(&self.metrics))
-                    .max_message_size(limit),
-            )
+            .add_service(EventService::new(
+                self.bus,
+                self.api,
+                limit,
+                stopping.clone(),
+                Arc::clone(&self.metrics),
+            ))
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
                 TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),

@@ -41,6 +41,7 @@ pub struct Catalog {
 /// How one message is written as JSON.
 #[derive(Debug)]
 pub struct MessagePlan {
+    /// Every field but [`MessagePlan::additional_properties`].
     pub fields: Vec<FieldPlan>,
     /// The JSON value is the one member of the message's oneof that is set.
     pub untagged_union: bool,
@@ -48,6 +49,12 @@ pub struct MessagePlan {
     pub constants: Vec<(String, String)>,
     /// The webhook event type whose `payload` this message types; empty otherwise.
     pub event_type: String,
+    /// Fields of which at least one must be set before the message is sent.
+    pub require_any_of: Vec<FieldDescriptor>,
+    /// The Struct whose keys are written into the object beside the fields
+    /// (Telnyx's `additionalProperties: true`), and which receives on read
+    /// the keys no field or constant names.
+    pub additional_properties: Option<FieldDescriptor>,
 }
 
 /// How one field is written as JSON or as a query parameter.
@@ -59,6 +66,9 @@ pub struct FieldPlan {
     pub required: bool,
     pub query: bool,
     pub single_as_scalar: bool,
+    /// For an untagged union field: the names of the members Telnyx accepts
+    /// here; empty when it accepts them all.
+    pub members: Vec<String>,
 }
 
 /// The two directions of an enum's wire names.
@@ -140,7 +150,7 @@ impl Catalog {
             operations: HashMap::new(),
         };
         for message in pool.all_messages() {
-            let plan = message_plan(&message, &field_ext, &message_ext);
+            let plan = message_plan(&message, &field_ext, &message_ext)?;
             catalog
                 .messages
                 .insert(message.full_name().to_owned(), plan);
@@ -343,8 +353,8 @@ impl Operation {
 
     /// Whether a failed attempt may be sent again without risk of acting twice.
     ///
-    /// GET, PATCH and DELETE are idempotent. A POST is only when it carries a
-    /// `command_id`, which Telnyx uses to drop the second copy.
+    /// GET, PUT, PATCH and DELETE are idempotent. A POST is only when it
+    /// carries a `command_id`, which Telnyx uses to drop the second copy.
     pub fn is_idempotent(&self) -> bool {
         self.method != Method::POST || self.command_id.is_some()
     }
@@ -354,40 +364,83 @@ fn message_plan(
     message: &MessageDescriptor,
     field_ext: &ExtensionDescriptor,
     message_ext: &ExtensionDescriptor,
-) -> MessagePlan {
-    let fields = message
-        .fields()
-        .map(|desc| {
-            let options = desc.options();
-            let declared = options
-                .has_extension(field_ext)
-                .then(|| options.get_extension(field_ext).into_owned());
-            let declared = declared.as_ref().and_then(Value::as_message);
-            let text = |name: &str| declared.map(|m| field_string(m, name)).unwrap_or_default();
-            let flag = |name: &str| declared.is_some_and(|m| field_bool(m, name));
-            let wire = match text("name") {
-                name if name.is_empty() => desc.name().to_owned(),
-                name => name,
-            };
-            FieldPlan {
-                wire,
-                required: flag("required"),
-                query: flag("query"),
-                single_as_scalar: flag("single_as_scalar"),
-                desc,
+) -> Result<MessagePlan, CatalogError> {
+    let problem = |problem: String| CatalogError {
+        rpc: message.full_name().to_owned(),
+        problem,
+    };
+    let mut fields = Vec::new();
+    let mut additional_properties = None;
+    for desc in message.fields() {
+        let options = desc.options();
+        let declared = options
+            .has_extension(field_ext)
+            .then(|| options.get_extension(field_ext).into_owned());
+        let declared = declared.as_ref().and_then(Value::as_message);
+        let text = |name: &str| declared.map(|m| field_string(m, name)).unwrap_or_default();
+        let flag = |name: &str| declared.is_some_and(|m| field_bool(m, name));
+        if flag("additional_properties") {
+            let is_struct = desc
+                .kind()
+                .as_message()
+                .is_some_and(|m| m.full_name() == "google.protobuf.Struct");
+            if !is_struct || desc.is_list() || additional_properties.is_some() {
+                return Err(problem(format!(
+                    "{} holds additional properties but is not the one Struct field",
+                    desc.name()
+                )));
             }
-        })
-        .collect();
+            additional_properties = Some(desc);
+            continue;
+        }
+        let members = declared
+            .map(|m| field_strings(m, "members"))
+            .unwrap_or_default();
+        if !members.is_empty() {
+            let union = desc.kind().as_message().cloned();
+            let unknown = members.iter().find(|member| {
+                union
+                    .as_ref()
+                    .and_then(|u| u.get_field_by_name(member))
+                    .is_none_or(|f| f.containing_oneof().is_none())
+            });
+            if let Some(unknown) = unknown {
+                return Err(problem(format!(
+                    "{} lists {unknown}, not a member of its union",
+                    desc.name()
+                )));
+            }
+        }
+        let wire = match text("name") {
+            name if name.is_empty() => desc.name().to_owned(),
+            name => name,
+        };
+        fields.push(FieldPlan {
+            wire,
+            required: flag("required"),
+            query: flag("query"),
+            single_as_scalar: flag("single_as_scalar"),
+            members,
+            desc,
+        });
+    }
 
     let options = message.options();
     let mut untagged_union = false;
     let mut constants = Vec::new();
     let mut event_type = String::new();
+    let mut require_any_of = Vec::new();
     if options.has_extension(message_ext) {
         let declared = options.get_extension(message_ext);
         if let Some(declared) = declared.as_message() {
             untagged_union = field_bool(declared, "untagged_union");
             event_type = field_string(declared, "event_type");
+            for name in field_strings(declared, "require_any_of") {
+                let field = message
+                    .get_field_by_name(&name)
+                    .ok_or_else(|| problem(format!("require_any_of names {name}, not a field")))?;
+                require_any_of.push(field);
+            }
             if let Some(map) = declared
                 .get_field_by_name("constants")
                 .and_then(|v| v.as_map().cloned())
@@ -401,18 +454,30 @@ fn message_plan(
             }
         }
     }
-    MessagePlan {
+    Ok(MessagePlan {
         fields,
         untagged_union,
         constants,
         event_type,
-    }
+        require_any_of,
+        additional_properties,
+    })
 }
 
 fn field_string(message: &DynamicMessage, name: &str) -> String {
     message
         .get_field_by_name(name)
         .map(|v| string_of(&v))
+        .unwrap_or_default()
+}
+
+fn field_strings(message: &DynamicMessage, name: &str) -> Vec<String> {
+    message
+        .get_field_by_name(name)
+        .and_then(|v| {
+            v.as_list()
+                .map(|items| items.iter().map(string_of).collect())
+        })
         .unwrap_or_default()
 }
 

@@ -5,6 +5,11 @@
 //! fields and enum values without notice, so an unknown key is skipped, an
 //! unknown enum string reads as UNSPECIFIED, a value of an unexpected type is
 //! left unset, and none of it ever fails a call.
+//!
+//! Telnyx's unions are untagged on the wire. A member is told apart by its
+//! JSON type and, for objects, by the discriminator constants it declares
+//! (`"role": "user"`, `"type": "elevenlabs"`): reading picks the first member
+//! that fits that way, and only when none does, the first that reads at all.
 
 use std::collections::HashMap;
 
@@ -46,7 +51,31 @@ impl Catalog {
             object.insert(key.clone(), Json::String(value.clone()));
         }
         self.encode_fields_into(message, &plan.fields, &mut object);
+        self.encode_additional_properties(message, &mut object);
         Json::Object(object)
+    }
+
+    /// Writes the keys of the message's additional-properties Struct into
+    /// `object`, under the keys no field or constant already wrote.
+    pub(super) fn encode_additional_properties(
+        &self,
+        message: &DynamicMessage,
+        object: &mut Map<String, Json>,
+    ) {
+        let plan = self.message(&message.descriptor());
+        let Some(field) = &plan.additional_properties else {
+            return;
+        };
+        if !message.has_field(field) {
+            return;
+        }
+        if let Value::Message(extra) = &*message.get_field(field)
+            && let Json::Object(extra) = encode_struct(extra)
+        {
+            for (key, value) in extra {
+                object.entry(key).or_insert(value);
+            }
+        }
     }
 
     /// Writes the set fields among `fields` into `object`.
@@ -142,9 +171,12 @@ impl Catalog {
         let plan = self.message(desc);
         let mut message = DynamicMessage::new(desc.clone());
         if plan.untagged_union {
-            let member = plan
+            let fitting = plan
                 .fields
                 .iter()
+                .filter(|field| self.fits(&field.desc.kind(), json));
+            let member = fitting
+                .chain(&plan.fields)
                 .find_map(|field| self.decode_field(field, json).map(|value| (field, value)));
             if let Some((field, value)) = member {
                 message.set_field(&field.desc, value);
@@ -161,7 +193,58 @@ impl Catalog {
                 message.set_field(&field.desc, value);
             }
         }
+        if let Some(field) = &plan.additional_properties {
+            let declared = |key: &str| {
+                plan.fields.iter().any(|f| f.wire == key)
+                    || plan.constants.iter().any(|(constant, _)| constant == key)
+            };
+            let extra: Map<String, Json> = object
+                .iter()
+                .filter(|(key, _)| !declared(key))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            let struct_desc = field.kind().as_message().cloned();
+            if let Some(struct_desc) = struct_desc.filter(|_| !extra.is_empty()) {
+                let value = decode_struct(&struct_desc, &extra);
+                message.set_field(field, Value::Message(value));
+            }
+        }
         Some(message)
+    }
+
+    /// Whether `json` is, by its JSON type alone, a value of `kind`; for a
+    /// message, an object carrying every discriminator constant the message
+    /// declares (and for a union, one that fits a member).
+    fn fits(&self, kind: &Kind, json: &Json) -> bool {
+        match kind {
+            Kind::Bool => json.is_boolean(),
+            Kind::String | Kind::Enum(_) => json.is_string(),
+            Kind::Bytes => false,
+            Kind::Message(desc) => match desc.full_name() {
+                TIMESTAMP => json.is_string(),
+                STRUCT => json.is_object(),
+                VALUE => true,
+                LIST_VALUE => json.is_array(),
+                _ => {
+                    let plan = self.message(desc);
+                    if plan.untagged_union {
+                        return plan
+                            .fields
+                            .iter()
+                            .any(|member| self.fits(&member.desc.kind(), json));
+                    }
+                    json.as_object().is_some_and(|object| {
+                        plan.constants.iter().all(|(key, value)| {
+                            object
+                                .get(key)
+                                .and_then(Json::as_str)
+                                .is_some_and(|found| found.eq_ignore_ascii_case(value))
+                        })
+                    })
+                }
+            },
+            _ => json.is_number(),
+        }
     }
 
     pub(super) fn decode_field(&self, field: &FieldPlan, json: &Json) -> Option<Value> {

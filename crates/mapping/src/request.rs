@@ -113,9 +113,11 @@ impl Catalog {
             None => None,
         };
 
-        let body = if operation.method == Method::POST || operation.method == Method::PATCH {
+        let has_body = [Method::POST, Method::PUT, Method::PATCH].contains(&operation.method);
+        let body = if has_body {
             let mut object = Map::new();
             self.encode_fields_into(request, &operation.body_fields, &mut object);
+            self.encode_additional_properties(request, &mut object);
             if let Some(command_id) = &operation.command_id
                 && !request.has_field(command_id)
             {
@@ -140,15 +142,52 @@ impl Catalog {
         })
     }
 
-    /// Every required field of `message`, and of the messages it holds, is set.
+    /// Every required field of `message`, and of the messages it holds, is
+    /// set; and nothing is set that the options say Telnyx would refuse: a
+    /// union member the field does not take, none of a `require_any_of`
+    /// group, an additional property that a field already names.
     fn check_required(&self, message: &DynamicMessage, prefix: &str) -> Result<(), InvalidField> {
         let plan = self.message(&message.descriptor());
-        for field in &plan.fields {
-            let name = if prefix.is_empty() {
-                field.desc.name().to_owned()
+        let path = |field: &str| {
+            if prefix.is_empty() {
+                field.to_owned()
             } else {
-                format!("{prefix}.{}", field.desc.name())
-            };
+                format!("{prefix}.{field}")
+            }
+        };
+        if let Some((first, others)) = plan.require_any_of.split_first()
+            && !plan.require_any_of.iter().any(|f| message.has_field(f))
+        {
+            let others: Vec<_> = others.iter().map(|f| path(f.name())).collect();
+            return Err(InvalidField::new(
+                path(first.name()),
+                format!("is required unless {} is set", others.join(" or ")),
+            ));
+        }
+        if let Some(additional) = &plan.additional_properties
+            && message.has_field(additional)
+            && let Value::Message(object) = &*message.get_field(additional)
+        {
+            let taken = plan
+                .fields
+                .iter()
+                .map(|f| f.wire.as_str())
+                .chain(plan.constants.iter().map(|(key, _)| key.as_str()));
+            let keys = self.encode_message(object);
+            for key in taken {
+                if keys.get(key).is_some() {
+                    return Err(InvalidField::new(
+                        format!("{}[{key}]", path(additional.name())),
+                        format!(
+                            "is a field of {}: set that field instead",
+                            message.descriptor().name()
+                        ),
+                    ));
+                }
+            }
+        }
+        for field in &plan.fields {
+            let name = path(field.desc.name());
             let set = message.has_field(&field.desc);
             if field.required && !set {
                 return Err(InvalidField::new(name, "is required"));
@@ -157,11 +196,16 @@ impl Catalog {
                 continue;
             }
             match &*message.get_field(&field.desc) {
-                Value::Message(inner) => self.check_required(inner, &name)?,
+                Value::Message(inner) => {
+                    self.check_member(field, inner, &name)?;
+                    self.check_required(inner, &name)?;
+                }
                 Value::List(items) => {
                     for (i, item) in items.iter().enumerate() {
                         if let Value::Message(inner) = item {
-                            self.check_required(inner, &format!("{name}[{i}]"))?;
+                            let name = format!("{name}[{i}]");
+                            self.check_member(field, inner, &name)?;
+                            self.check_required(inner, &name)?;
                         }
                     }
                 }
@@ -179,6 +223,34 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// The member set in a union field is one the field takes here.
+    fn check_member(
+        &self,
+        field: &FieldPlan,
+        union: &DynamicMessage,
+        name: &str,
+    ) -> Result<(), InvalidField> {
+        if field.members.is_empty() {
+            return Ok(());
+        }
+        let set = union.fields().find_map(|(member, _)| {
+            member
+                .containing_oneof()
+                .is_some()
+                .then(|| member.name().to_owned())
+        });
+        match set {
+            Some(member) if !field.members.contains(&member) => Err(InvalidField::new(
+                name,
+                format!(
+                    "does not take `{member}` here: Telnyx accepts only {}",
+                    field.members.join(", ")
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Query parameters for one field: scalars as themselves, repeated values

@@ -221,6 +221,8 @@ impl World {
         settings.insert("application_name".into(), json!("sandbox"));
         settings.insert("webhook_event_url".into(), json!(webhook_url));
         settings.insert("webhook_api_version".into(), json!("2"));
-        self.add_application(settings).id.clone()
+        let id = self.add_application(settings).id.clone();
+        self.default_connection_id = Some(id.clone());
+        id
     }
 }

@@ -1,20 +1,25 @@
 //! Call control: dial, answer, hang up, bridge, transfer, and the lists of
 //! active calls and call events.
 //!
-//! A dialled call is `dialing` until the far end answers a moment later
-//! (`call.answered`); hanging up takes the call out of its conference, queue
-//! or bridge with the events each of those sends.
+//! A dialled call is `dialing` until its far end answers or refuses a moment
+//! later, by the dialled number's convention (`far_end`); hanging up takes
+//! the call out of its conference, queue or bridge with the events each of
+//! those sends (`lifecycle`).
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::events::{CALL_ANSWERED, CALL_BRIDGED, CALL_HANGUP, CALL_INITIATED, Context, With};
+use super::far_end::AMD;
 use super::ids;
+use super::lifecycle::Hangup;
 use super::model::{Call, CallState, Direction, Leg};
 use super::paging;
+use super::recording::record_from_answer;
 use super::reply::Reply;
 use super::request::Request;
 use super::state::World;
+use super::streams::stream_on_answer;
+use super::transcription::transcription_on_answer;
 
 /// `POST /calls`
 pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
@@ -23,7 +28,13 @@ pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let from = request.required_str("from")?;
     let client_state = request.str("client_state")?;
     let link_to = request.str("link_to")?;
-    let record = request.one_of("record", &["record-from-answer"])?;
+    let record = record_from_answer(request)?;
+    let amd = request.one_of("answering_machine_detection", AMD)?;
+    let timeout_secs = request.int("timeout_secs", 5..=600)?;
+    request.int("time_limit_secs", 30..=14_400)?;
+    let deepfake = deepfake_detection(request)?;
+    let stream = stream_on_answer(request)?;
+    let transcription = transcription_on_answer(request)?;
     if !world.applications.contains_key(connection_id) {
         return Err(ApiError::invalid_connection());
     }
@@ -39,30 +50,66 @@ pub fn dial(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
         call_session_id,
     });
     call.client_state = client_state.map(str::to_owned);
-    call.recording_id = record.map(|_| ids::uuid());
+    call.recording_id = record.as_ref().map(|r| r.id.clone());
+    call.record_on_answer = record;
+    call.amd = amd;
+    call.deepfake_detection = deepfake;
+    call.stream_on_answer = stream;
+    call.transcribe_on_answer = transcription;
     let reply = Reply::data(call.to_json(world.now()));
     let id = world.start_call(call, "bridging");
-    let delay = world.timing.answer_delay;
-    world.later(delay, move |world| world.answer(&id));
+    world.ring_far_end(&id, timeout_secs);
     Ok(reply)
 }
 
 /// `POST /calls/{call_control_id}/actions/answer`: answers a ringing inbound
-/// call; a call that is already up stays as it is.
+/// call; a call that is already up stays as it is. With `record`, the answer
+/// carries the id of the recording it starts.
 pub fn answer(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let id = request.param("call_control_id");
-    world.live_call(id, "call_control_id")?;
-    world.set_client_state(id, request.str("client_state")?);
+    let client_state = request.str("client_state")?;
+    let record = record_from_answer(request)?;
+    let deepfake = deepfake_detection(request)?;
+    let stream = stream_on_answer(request)?;
+    let transcription = transcription_on_answer(request)?;
+    let call = world.live_call(id, "call_control_id")?;
+    if call.direction == Direction::Outgoing && call.state == CallState::Dialing {
+        return Err(ApiError::invalid_value(
+            "call_control_id",
+            "Only an incoming call can be answered; the far end answers an outgoing one.",
+        ));
+    }
+    call.deepfake_detection |= deepfake;
+    if stream.is_some() {
+        call.stream_on_answer = stream;
+    }
+    if transcription.is_some() {
+        call.transcribe_on_answer = transcription;
+    }
+    let recording_id = record.as_ref().map(|r| r.id.clone());
+    if call.record_on_answer.is_none() && call.activity.recording.is_none() {
+        call.recording_id = recording_id.clone().or(call.recording_id.take());
+        call.record_on_answer = record;
+    }
+    world.set_client_state(id, client_state);
     world.answer(id);
-    Ok(Reply::ok())
+    Ok(match recording_id {
+        Some(recording_id) => Reply::data(json!({"result": "ok", "recording_id": recording_id})),
+        None => Reply::ok(),
+    })
 }
 
 /// `POST /calls/{call_control_id}/actions/hangup`
 pub fn hangup(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let id = request.param("call_control_id");
-    world.live_call(id, "call_control_id")?;
+    let call = world.live_call(id, "call_control_id")?;
+    // The application is the called party of an inbound call.
+    let source = match call.direction {
+        Direction::Incoming => "callee",
+        Direction::Outgoing => "caller",
+    };
     world.set_client_state(id, request.str("client_state")?);
-    world.hang_up(id, "caller");
+    world.hang_up_with(id, Hangup::normal(source));
     Ok(Reply::ok())
 }
 
@@ -96,13 +143,15 @@ pub fn bridge(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
 }
 
 /// `POST /calls/{call_control_id}/actions/transfer`: a new leg to `to`,
-/// bridged with this one when it answers.
+/// bridged with this one when its far end answers.
 pub fn transfer(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
     let id = request.param("call_control_id");
     let to = destination(request)?;
     let from = request.str("from")?;
     let target_state = request.str("target_leg_client_state")?;
     let client_state = request.str("client_state")?;
+    let amd = request.one_of("answering_machine_detection", AMD)?;
+    let timeout_secs = request.int("timeout_secs", 5..=600)?;
     let call = world.answered_call(id, "call_control_id")?;
     if call.bridged_with.is_some() || call.conference_id.is_some() {
         return Err(ApiError::invalid_value(
@@ -120,20 +169,10 @@ pub fn transfer(world: &mut World, request: &Request) -> Result<Reply, ApiError>
     world.set_client_state(id, client_state);
     let mut leg = world.new_call(leg);
     leg.client_state = target_state.map(str::to_owned);
-    let (a, b) = (id.to_owned(), world.start_call(leg, "bridging"));
-    let delay = world.timing.answer_delay;
-    world.later(delay, move |world| {
-        world.answer(&b);
-        let both_up = [&a, &b].iter().all(|id| {
-            world
-                .calls
-                .get(id.as_str())
-                .is_some_and(|c| c.state == CallState::Answered)
-        });
-        if both_up {
-            world.bridge(&a, &b);
-        }
-    });
+    leg.amd = amd;
+    leg.bridge_on_answer = Some(id.to_owned());
+    let leg = world.start_call(leg, "bridging");
+    world.ring_far_end(&leg, timeout_secs);
     Ok(Reply::ok())
 }
 
@@ -193,6 +232,43 @@ pub fn call_events(world: &mut World, request: &Request) -> Result<Reply, ApiErr
     paging::numbered(request, rows)
 }
 
+/// `deepfake_detection` of dial and answer: `enabled` is required.
+fn deepfake_detection(request: &Request) -> Result<bool, ApiError> {
+    let Some(settings) = request
+        .body
+        .get("deepfake_detection")
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(false);
+    };
+    if !settings.is_object() {
+        return Err(ApiError::wrong_type("deepfake_detection", "an object"));
+    }
+    let enabled = match settings.get("enabled") {
+        Some(Value::Bool(enabled)) => *enabled,
+        None | Some(Value::Null) => return Err(ApiError::missing("deepfake_detection/enabled")),
+        Some(_) => {
+            return Err(ApiError::wrong_type(
+                "deepfake_detection/enabled",
+                "a boolean",
+            ));
+        }
+    };
+    for (field, range) in [("rtp_timeout", 5..=120), ("timeout", 5..=60)] {
+        if let Some(value) = settings.get(field).filter(|v| !v.is_null()) {
+            let pointer = format!("deepfake_detection/{field}");
+            match value.as_i64() {
+                Some(n) if range.contains(&n) => {}
+                Some(_) => {
+                    return Err(ApiError::out_of_range(*range.start(), *range.end()).at(&pointer));
+                }
+                None => return Err(ApiError::wrong_type(&pointer, "an integer")),
+            }
+        }
+    }
+    Ok(enabled)
+}
+
 /// `to` as dial and transfer take it: a +E.164 number or a SIP URI, or a
 /// list of them (the simulator rings the first).
 fn destination(request: &Request) -> Result<String, ApiError> {
@@ -216,102 +292,5 @@ fn destination(request: &Request) -> Result<String, ApiError> {
         Ok(to)
     } else {
         Err(ApiError::invalid_phone_number("to"))
-    }
-}
-
-impl World {
-    /// Adds a call and sends its `call.initiated` (`state` is `parked` or
-    /// `bridging`); returns its call control id.
-    pub fn start_call(&mut self, call: Call, state: &str) -> String {
-        let id = call.call_control_id.clone();
-        self.emit(&CALL_INITIATED, &call.context().with("state", state));
-        self.calls.insert(id.clone(), call);
-        id
-    }
-
-    /// A ringing inbound call on `connection_id`, as if someone dialled in.
-    pub fn ring(&mut self, connection_id: &str, from: &str, to: &str) -> String {
-        let call = self.new_call(Leg {
-            direction: Direction::Incoming,
-            connection_id: connection_id.to_owned(),
-            from: from.to_owned(),
-            to: to.to_owned(),
-            call_session_id: ids::uuid(),
-        });
-        self.start_call(call, "parked")
-    }
-
-    /// A new leg, numbered and stamped now.
-    fn new_call(&mut self, leg: Leg) -> Call {
-        let seq = self.next_seq();
-        Call::new(leg, seq, self.now())
-    }
-
-    /// Answers a call that is dialling or ringing; anything else is left alone.
-    pub fn answer(&mut self, id: &str) {
-        let Some(call) = self.calls.get_mut(id) else {
-            return;
-        };
-        if matches!(call.state, CallState::Dialing | CallState::Ringing) {
-            call.state = CallState::Answered;
-            let context = call.context().with("state", "answered");
-            self.emit(&CALL_ANSWERED, &context);
-        }
-    }
-
-    /// Bridges two answered calls, taking them out of any queue first.
-    pub fn bridge(&mut self, a: &str, b: &str) {
-        for (this, other) in [(a, b), (b, a)] {
-            self.dequeue(this, "bridged");
-            if let Some(call) = self.calls.get_mut(this) {
-                call.state = CallState::Bridged;
-                call.bridged_with = Some(other.to_owned());
-            }
-        }
-        for id in [a, b] {
-            let context = self.call_context(id);
-            self.emit(&CALL_BRIDGED, &context);
-        }
-    }
-
-    /// Ends a call and everything it was part of: its conference seat, its
-    /// place in a queue (unless kept after hangup) and its bridge.
-    pub fn hang_up(&mut self, id: &str, source: &str) {
-        let now = self.now();
-        let Some(call) = self.calls.get_mut(id).filter(|c| c.is_alive()) else {
-            return;
-        };
-        call.state = CallState::Ended;
-        call.ended_at = Some(now);
-        let bridged = call.bridged_with.take();
-        let conference = call.conference_id.clone();
-        let context: Context = call
-            .context()
-            .with("state", "hangup")
-            .with("hangup_cause", "normal_clearing")
-            .with("hangup_source", source)
-            .with("sip_hangup_cause", "200");
-        self.emit(&CALL_HANGUP, &context);
-        if let Some(conference) = conference {
-            self.leave_conference(&conference, id);
-        }
-        self.queued_call_hung_up(id);
-        if let Some(other) = bridged {
-            self.unbridge(&other);
-        }
-    }
-
-    /// The other leg of a bridge that ended: parked if it asked to be,
-    /// hung up otherwise (Telnyx's default).
-    fn unbridge(&mut self, id: &str) {
-        let Some(call) = self.calls.get_mut(id) else {
-            return;
-        };
-        call.bridged_with = None;
-        if call.park_after_unbridge && call.is_alive() {
-            call.state = CallState::Answered;
-        } else {
-            self.hang_up(id, "callee");
-        }
     }
 }

@@ -120,6 +120,7 @@ pub fn create(world: &mut World, request: &Request) -> Result<Reply, ApiError> {
         participants: Vec::new(),
         recording: None,
         media: Vec::new(),
+        floor: None,
         seq,
     };
     let id = conference.id.clone();

@@ -269,6 +269,18 @@ impl ApiError {
         }
     }
 
+    /// The simulator's caller side refuses more calls in progress at once.
+    pub fn too_many_calls(max: usize) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "10011",
+            "Too many requests",
+            format_args!(
+                "At most {max} calls placed through /_sim/calls can be in progress at once."
+            ),
+        )
+    }
+
     pub fn server_error(status: StatusCode) -> Self {
         let detail = status.canonical_reason().unwrap_or("Internal server error");
         Self::new(status, "10007", "Unexpected error", detail)

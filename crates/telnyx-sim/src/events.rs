@@ -55,6 +55,18 @@ const MEDIA: &[&str] = &[
     "occurred_at",
 ];
 const MEDIA_FILE: &[&str] = &["media_url", "media_name"];
+/// The parties of a call, as most call events repeat them.
+const PARTIES: &[&str] = &["from", "to"];
+/// What an AI conversation's events add.
+const AI: &[&str] = &["message_history"];
+/// What `call.recording.saved` says about the recording.
+const RECORDING: &[&str] = &[
+    "channels",
+    "recording_started_at",
+    "recording_ended_at",
+    "recording_urls",
+    "public_recording_urls",
+];
 
 macro_rules! kinds {
     ($($constant:ident = $name:literal [$($group:expr),* $(,)?];)*) => {
@@ -88,6 +100,54 @@ kinds! {
         CONFERENCE,
         &["channels", "format", "recording_id", "recording_started_at", "recording_ended_at"],
         &["recording_urls", "public_recording_urls"],
+    ];
+    CALL_SPEAK_STARTED = "call.speak.started" [CALL];
+    CALL_SPEAK_ENDED = "call.speak.ended" [CALL, &["status"]];
+    CALL_PLAYBACK_STARTED = "call.playback.started" [CALL, MEDIA_FILE, &["overlay"]];
+    CALL_PLAYBACK_ENDED = "call.playback.ended" [CALL, MEDIA_FILE, &["overlay", "status", "status_detail"]];
+    CALL_DTMF_RECEIVED = "call.dtmf.received" [CALL, PARTIES, &["digit"]];
+    CALL_GATHER_ENDED = "call.gather.ended" [CALL, PARTIES, &["digits", "status"]];
+    CALL_HOLD = "call.hold" [CALL, PARTIES];
+    CALL_UNHOLD = "call.unhold" [CALL, PARTIES];
+    // Telnyx's schema for it names the leg, not the call control id.
+    CALL_RECORDING_SAVED = "call.recording.saved" [
+        &["call_leg_id", "call_session_id", "client_state", "connection_id"],
+        RECORDING,
+    ];
+    CALL_RECORDING_TRANSCRIPTION_SAVED = "call.recording.transcription.saved" [
+        CALL,
+        &["calling_party_type", "recording_id", "recording_transcription_id", "status", "transcription_text"],
+    ];
+    CALL_FORK_STARTED = "call.fork.started" [CALL, &["stream_type"]];
+    CALL_FORK_STOPPED = "call.fork.stopped" [CALL, &["stream_type"]];
+    STREAMING_STARTED = "streaming.started" [CALL, &["stream_url"]];
+    STREAMING_STOPPED = "streaming.stopped" [CALL, &["stream_url"]];
+    STREAMING_FAILED = "streaming.failed" [CALL, &["failure_reason", "stream_id", "stream_params", "stream_type"]];
+    CALL_TRANSCRIPTION = "call.transcription" [CALL, &["transcription_data"]];
+    SIPREC_STARTED = "siprec.started" [CALL];
+    SIPREC_STOPPED = "siprec.stopped" [CALL, &["hangup_cause"]];
+    SIPREC_FAILED = "siprec.failed" [CALL, &["failure_cause"]];
+    REFER_STARTED = "call.refer.started" [CALL, PARTIES, &["sip_notify_response"]];
+    REFER_COMPLETED = "call.refer.completed" [CALL, PARTIES, &["sip_notify_response"]];
+    REFER_FAILED = "call.refer.failed" [CALL, PARTIES, &["sip_notify_response"]];
+    MACHINE_DETECTION_ENDED = "call.machine.detection.ended" [CALL, PARTIES, &["result"]];
+    MACHINE_GREETING_ENDED = "call.machine.greeting.ended" [CALL, PARTIES, &["result"]];
+    MACHINE_PREMIUM_DETECTION_ENDED = "call.machine.premium.detection.ended" [CALL, PARTIES, &["result"]];
+    MACHINE_PREMIUM_GREETING_ENDED = "call.machine.premium.greeting.ended" [CALL, PARTIES, &["result"]];
+    AI_GATHER_ENDED = "call.ai_gather.ended" [CALL, PARTIES, AI, &["result", "status"]];
+    AI_GATHER_PARTIAL_RESULTS = "call.ai_gather.partial_results" [CALL, PARTIES, AI, &["partial_results"]];
+    AI_GATHER_MESSAGE_HISTORY_UPDATED = "call.ai_gather.message_history_updated" [CALL, PARTIES, AI];
+    CONVERSATION_ENDED = "call.conversation.ended" [
+        CALL,
+        PARTIES,
+        &["assistant_id", "calling_party_type", "conversation_id", "duration_sec", "llm_model", "reason"],
+        &["stt_model", "tts_provider", "tts_voice_id"],
+    ];
+    CONFERENCE_FLOOR_CHANGED = "conference.floor.changed" [CALL, CONFERENCE, &["occurred_at"]];
+    DEEPFAKE_DETECTION_RESULT = "call.deepfake_detection.result" [CALL, &["consistency", "result", "score"]];
+    CONVERSATION_INSIGHTS_GENERATED = "call.conversation_insights.generated" [
+        CALL,
+        &["calling_party_type", "insight_group_id", "results"],
     ];
 }
 
@@ -178,6 +238,51 @@ mod tests {
         let created = Event::new(&CONFERENCE_CREATED, &context, SystemTime::now());
         assert_eq!(created.payload["occurred_at"], json!(created.occurred_at));
         assert_eq!(created.data()["record_type"], "event");
-        assert_eq!(ALL.len(), 19);
+        assert_eq!(ALL.len(), 52);
+    }
+
+    /// Every kind is a webhook of Telnyx's spec, and every field it keeps is
+    /// a field of that webhook's payload.
+    #[test]
+    fn kinds_and_fields_are_those_of_the_spec() {
+        let spec = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../spec/telnyx-openapi.yaml"
+        ))
+        .unwrap();
+        let spec: Value = serde_norway::from_str(&spec).unwrap();
+        let resolve = |value: &Value| {
+            let mut value = value.clone();
+            while let Some(reference) = value["$ref"].as_str() {
+                value = spec.pointer(&reference[1..]).unwrap().clone();
+            }
+            value
+        };
+        let mut payloads = std::collections::HashMap::new();
+        for hook in spec["webhooks"].as_object().unwrap().values() {
+            let body =
+                resolve(&hook["post"]["requestBody"]["content"]["application/json"]["schema"]);
+            let event = match body["properties"].get("data") {
+                Some(data) => resolve(data),
+                None => body,
+            };
+            let name = event["properties"]["event_type"]["enum"][0]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            payloads.insert(name, resolve(&event["properties"]["payload"]));
+        }
+        for kind in ALL {
+            let payload = payloads
+                .get(kind.name)
+                .unwrap_or_else(|| panic!("{} is not a webhook of the spec", kind.name));
+            for field in kind.fields.iter().flat_map(|group| group.iter()) {
+                assert!(
+                    payload["properties"].get(*field).is_some(),
+                    "{} has no payload field {field}",
+                    kind.name
+                );
+            }
+        }
     }
 }

@@ -1,10 +1,12 @@
-//! A simulated Telnyx: the 46 REST operations the gateway uses, in memory,
-//! with the webhooks Telnyx would send, signed as Telnyx signs them.
+//! A simulated Telnyx: the 83 voice REST operations of Telnyx's spec, in
+//! memory, with the webhooks Telnyx would send, signed as Telnyx signs them,
+//! and the far end of every call played too.
 //!
 //! It exists so the gateway (and anything built on it) can be developed and
-//! tested end to end without a Telnyx account or a phone: dial a call, seat
-//! it in a conference, queue it, and watch the same events arrive as in
-//! production, including the bad days ([`Chaos`]).
+//! tested end to end without a Telnyx account or a phone: take a call, speak
+//! a menu, gather the key the caller presses, queue the call, bridge an
+//! agent, record, and watch the same events arrive as in production,
+//! including the bad days ([`Chaos`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), telnyx_sim::SimulatorError> {
@@ -21,13 +23,43 @@
 //! # }
 //! ```
 //!
+//! # The caller's side
+//!
+//! Besides Telnyx's API under `/v2`, the simulator serves an API of its own
+//! under `/_sim/` on the same address, with no API key, for what callers do:
+//!
+//! - `POST /_sim/calls` `{"from", "to", "connection_id"}`: someone calls in
+//!   (`call.initiated`, direction `incoming`); answers `{"call_control_id", ...}`.
+//! - `POST /_sim/calls/{id}/dtmf` `{"digits": "1#"}`: keys, to the running
+//!   gather or as `call.dtmf.received`.
+//! - `POST /_sim/calls/{id}/speech` `{"text": "..."}`: words, for AI gathers,
+//!   assistants, transcriptions and recordings.
+//! - `POST /_sim/calls/{id}/hold`, `/unhold`, `/hangup`.
+//!
+//! See `sim_control` for the details. The far end of an outbound call is
+//! chosen by the dialled number's last four digits (`far_end`): `0486` busy,
+//! `0480` no answer, `0603` declines, `0404` unknown, `0999` an answering
+//! machine, anything else a person. Every webhook delivery is recorded and
+//! listed by `GET /webhook_deliveries` (`deliveries`); a delivery is retried
+//! until [`Timing::webhook_attempts`] run out or
+//! [`SimulatorBuilder::webhook_retry_window`] closes, then recorded `failed`.
+//!
 //! # Layout
 //!
-//! - `routes` is the table of operations and the one request path.
-//! - `calls`, `conferences`, `participants`, `conference_media`,
-//!   `queues` and `applications` are the handlers, by resource.
+//! - `routes` is the table of operations and the one request path;
+//!   `sim_control` is the caller's side.
+//! - Handlers, by resource: `calls` (dial, answer, hangup, bridge, transfer,
+//!   lists), `call_actions` (status, reject, refer, client state, supervisor
+//!   role, DTMF, SIP INFO), `media` (speak, playback), `gather`,
+//!   `recording`, `streams` (fork, streaming, SIPREC), `transcription`
+//!   (and noise suppression), `assistant` (AI assistant, conversation relay)
+//!   and `ai_gather`, sharing `conversation`; `conferences`, `participants`, `conference_media`,
+//!   `queues`, `applications`; `deliveries`.
+//! - `lifecycle` is how a call starts, is answered, bridged and ends;
+//!   `far_end` what answers an outbound call; `activity` what runs on a call
+//!   and how it ends with the call.
 //! - `state` and `model` hold the account; `events` says which fields
-//!   each webhook carries; `webhooks` signs and delivers them.
+//!   each webhook carries; `webhooks` signs, delivers and records them.
 //! - `chaos` misbehaves on purpose ([`Chaos`]); `timing` sets the pace ([`Timing`]).
 //! - `signer` signs webhooks as Telnyx does; the one signer the tests and the
 //!   benchmark use too.
@@ -37,30 +69,45 @@
 //! It depends on no crate of the workspace: it plays Telnyx, and knows the
 //! gateway only as a URL its webhooks go to.
 
+mod activity;
+mod ai_gather;
 mod applications;
+mod assistant;
+mod call_actions;
 mod calls;
 mod chaos;
 mod clock;
 mod conference_media;
 mod conferences;
+mod conversation;
+mod deliveries;
 mod error;
 mod events;
+mod far_end;
+mod gather;
 mod ids;
+mod lifecycle;
+mod media;
 mod model;
 mod paging;
 mod participants;
 mod queues;
+mod recording;
 mod reply;
 mod request;
 mod routes;
 mod scheduler;
 mod signer;
+mod sim_control;
 mod state;
+mod streams;
 mod timing;
+mod transcription;
 mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::mpsc;
@@ -74,7 +121,7 @@ pub use timing::Timing;
 
 use chaos::Dice;
 use routes::Shared;
-use state::{Channels, World};
+use state::{Backlog, Channels, World};
 use webhooks::Courier;
 
 /// The wire names of every webhook event the simulator sends.
@@ -116,6 +163,7 @@ pub struct SimulatorBuilder {
     api_key: Option<String>,
     chaos: Chaos,
     timing: Timing,
+    webhook_retry_window: Option<Duration>,
 }
 
 impl SimulatorBuilder {
@@ -147,6 +195,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// How long a webhook delivery is retried before it is recorded as
+    /// failed (60 s, as on Telnyx); overrides [`Timing::webhook_retry_window`]
+    /// whatever the order of the calls.
+    pub fn webhook_retry_window(mut self, window: Duration) -> Self {
+        self.webhook_retry_window = Some(window);
+        self
+    }
+
     /// Listens on `addr` (port 0 picks a free port) and starts serving.
     pub async fn bind(
         self,
@@ -167,8 +223,11 @@ impl SimulatorBuilder {
     /// command needs the simulator's address (its `TELNYX_BASE_URL`) before
     /// the gateway exists, and the gateway's address (the webhook URL) before
     /// the simulator starts: binding first breaks that circle.
-    pub fn serve(self, listener: TcpListener) -> Result<RunningSimulator, SimulatorError> {
+    pub fn serve(mut self, listener: TcpListener) -> Result<RunningSimulator, SimulatorError> {
         self.chaos.validate()?;
+        if let Some(window) = self.webhook_retry_window {
+            self.timing.webhook_retry_window = window;
+        }
         let signer = match self.signer {
             Some(signer) => signer,
             None => Signer::generate().map_err(SimulatorError::Key)?,
@@ -182,7 +241,13 @@ impl SimulatorBuilder {
 
         let (outbox, events) = mpsc::unbounded_channel();
         let (scheduler, steps) = mpsc::unbounded_channel();
-        let mut world = World::new(self.timing.clone(), Channels { outbox, scheduler });
+        let backlog = Arc::new(Backlog::default());
+        let channels = Channels {
+            outbox,
+            scheduler,
+            backlog: backlog.clone(),
+        };
+        let mut world = World::new(self.timing.clone(), channels);
         let placeholder = format!("http://{local_addr}/webhooks");
         let connection_id =
             world.add_default_application(self.webhook_url.as_deref().unwrap_or(&placeholder));
@@ -193,6 +258,7 @@ impl SimulatorBuilder {
         let mut tasks = vec![tokio::spawn(scheduler::run(
             world.clone(),
             steps,
+            backlog.clone(),
             cancel.clone(),
         ))];
         tasks.push(match self.webhook_url {
@@ -203,10 +269,12 @@ impl SimulatorBuilder {
                     signer: signer.clone(),
                     dice: dice.clone(),
                     timing: self.timing,
+                    world: world.clone(),
+                    backlog,
                 };
                 tokio::spawn(courier.run(events, cancel.clone()))
             }
-            None => tokio::spawn(webhooks::discard(events, cancel.clone())),
+            None => tokio::spawn(webhooks::discard(events, backlog, cancel.clone())),
         });
         let shared = Arc::new(Shared {
             world: world.clone(),
@@ -268,7 +336,8 @@ impl RunningSimulator {
 
     /// Someone calls in: a ringing inbound call on the default application
     /// (`call.initiated`, direction `incoming`), to be answered with
-    /// `POST /calls/{id}/actions/answer`. Returns its call control id.
+    /// `POST /calls/{id}/actions/answer`. Returns its call control id. Over
+    /// HTTP, the same is `POST /_sim/calls`.
     pub fn incoming_call(&self, from: &str, to: &str) -> String {
         let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
         world.ring(&self.connection_id, from, to)

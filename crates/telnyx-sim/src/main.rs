@@ -5,7 +5,8 @@
 //! The first line on stdout is one JSON object (`base_url`, `api_key`,
 //! `public_key`, `connection_id`, `webhook_url`) so a script can start it and
 //! read what to point a gateway at; logs go to stderr. It stops on SIGTERM or
-//! Ctrl-C.
+//! Ctrl-C. The caller's side (`/_sim/`, no API key) is at `base_url` without
+//! its `/v2`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -54,6 +55,11 @@ struct Args {
     /// Seeds every misbehaviour above, so a run replays exactly.
     #[arg(long, default_value_t = 0)]
     chaos_seed: u64,
+
+    /// How long a webhook delivery is retried before it is recorded as
+    /// failed (listed by GET /webhook_deliveries), as on Telnyx; 0 never retries.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    webhook_retry_window_secs: u64,
 }
 
 impl Args {
@@ -96,7 +102,8 @@ async fn main() -> ExitCode {
     let mut builder = Simulator::builder()
         .signer(signer)
         .api_key(api_key.clone())
-        .chaos(args.chaos());
+        .chaos(args.chaos())
+        .webhook_retry_window(Duration::from_secs(args.webhook_retry_window_secs));
     if let Some(url) = &args.webhook_url {
         builder = builder.webhook_url(url.clone());
     }

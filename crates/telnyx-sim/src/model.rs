@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
+use super::activity::Activity;
 use super::clock::{rfc3339, secs_between};
 use super::events::{Context, MediaKind, With};
 use super::ids;
@@ -58,6 +59,24 @@ pub struct Call {
     pub conference_id: Option<String>,
     pub queue: Option<String>,
     pub recording_id: Option<String>,
+    /// The recording a dial asked for (`record-from-answer`), started when
+    /// the call is answered.
+    pub record_on_answer: Option<Recording>,
+    /// The answering machine detection a dial or transfer asked for.
+    pub amd: Option<&'static str>,
+    /// The call a transfer leg is bridged with once it answers.
+    pub bridge_on_answer: Option<String>,
+    /// The role last set with `switch_supervisor_role`.
+    pub supervisor_role: Option<&'static str>,
+    /// The far end put the call on hold.
+    pub on_hold: bool,
+    /// Deepfake detection runs when the call is answered.
+    pub deepfake_detection: bool,
+    /// The stream (URL, track) started when the call is answered.
+    pub stream_on_answer: Option<(String, &'static str)>,
+    /// The tracks transcribed from when the call is answered.
+    pub transcribe_on_answer: Option<&'static str>,
+    pub activity: Activity,
     /// Creation order, for stable listings.
     pub seq: u64,
 }
@@ -95,7 +114,34 @@ impl Call {
             conference_id: None,
             queue: None,
             recording_id: None,
+            record_on_answer: None,
+            amd: None,
+            bridge_on_answer: None,
+            supervisor_role: None,
+            on_hold: false,
+            deepfake_detection: false,
+            stream_on_answer: None,
+            transcribe_on_answer: None,
+            activity: Activity::default(),
             seq,
+        }
+    }
+
+    /// Whether the call is up: answered, bridged or in a conference.
+    pub fn is_up(&self) -> bool {
+        matches!(self.state, CallState::Answered | CallState::Bridged)
+    }
+
+    /// `pstn` or `sip`, as AI and transcription events name the far end.
+    pub fn calling_party_type(&self) -> &'static str {
+        let far_end = match self.direction {
+            Direction::Incoming => &self.from,
+            Direction::Outgoing => &self.to,
+        };
+        if far_end.starts_with("sip:") {
+            "sip"
+        } else {
+            "pstn"
         }
     }
 
@@ -179,6 +225,8 @@ pub struct Conference {
     pub recording: Option<Recording>,
     /// Audio playing or text being spoken now.
     pub media: Vec<Media>,
+    /// The participant who spoke last (`conference.floor.changed`).
+    pub floor: Option<String>,
     pub seq: u64,
 }
 

@@ -1,4 +1,4 @@
-//! The REST surface: the 46 operations of Telnyx's spec in one table, and
+//! The REST surface: the 83 operations of Telnyx's spec in one table, and
 //! the single path every request takes through it: bearer check, chaos,
 //! parsing, `command_id` replay, the handler under the world's lock.
 
@@ -18,7 +18,11 @@ use super::error::ApiError;
 use super::reply::Reply;
 use super::request::Request;
 use super::state::World;
-use super::{applications, calls, conference_media, conferences, participants, queues};
+use super::{
+    ai_gather, applications, assistant, call_actions, calls, conference_media, conferences,
+    deliveries, gather, media, participants, queues, recording, sim_control, streams,
+    transcription,
+};
 
 /// A handler: runs under the world's lock, so it is atomic.
 pub type Handler = fn(&mut World, &Request) -> Result<Reply, ApiError>;
@@ -69,12 +73,13 @@ const CONFERENCE: Scope = Scope::Path("id");
 const GET: Method = Method::GET;
 const POST: Method = Method::POST;
 const PATCH: Method = Method::PATCH;
+const PUT: Method = Method::PUT;
 const DELETE: Method = Method::DELETE;
 
 /// Every operation the simulator serves: exactly those of the spec, one
 /// row each so the table reads like the spec.
 #[rustfmt::skip]
-pub static OPERATIONS: [Operation; 46] = [
+pub static OPERATIONS: [Operation; 83] = [
     op(GET, "/call_control_applications", "ListCallControlApplications", applications::list, Scope::None),
     op(POST, "/call_control_applications", "CreateCallControlApplication", applications::create, Scope::None),
     op(GET, "/call_control_applications/{id}", "RetrieveCallControlApplication", applications::retrieve, Scope::None),
@@ -82,11 +87,46 @@ pub static OPERATIONS: [Operation; 46] = [
     op(DELETE, "/call_control_applications/{id}", "DeleteCallControlApplication", applications::delete, Scope::None),
     op(GET, "/call_events", "ListCallEvents", calls::call_events, Scope::None),
     op(POST, "/calls", "DialCall", calls::dial, Scope::Account),
+    op(GET, "/calls/{call_control_id}", "RetrieveCallStatus", call_actions::retrieve, Scope::None),
+    op(POST, "/calls/{call_control_id}/actions/ai_assistant_add_messages", "CallAddMessagesToAIAssistant", assistant::ai_assistant_add_messages, CALL),
+    op(POST, "/calls/{call_control_id}/actions/ai_assistant_join", "CallJoinAIAssistant", assistant::ai_assistant_join, CALL),
+    op(POST, "/calls/{call_control_id}/actions/ai_assistant_start", "CallStartAIAssistant", assistant::ai_assistant_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/ai_assistant_stop", "CallStopAIAssistant", assistant::ai_assistant_stop, CALL),
     op(POST, "/calls/{call_control_id}/actions/answer", "AnswerCall", calls::answer, CALL),
     op(POST, "/calls/{call_control_id}/actions/bridge", "BridgeCall", calls::bridge, CALL),
+    op(PUT, "/calls/{call_control_id}/actions/client_state_update", "UpdateClientState", call_actions::client_state_update, CALL),
+    op(POST, "/calls/{call_control_id}/actions/conversation_relay_start", "CallStartConversationRelay", assistant::conversation_relay_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/conversation_relay_stop", "CallStopConversationRelay", assistant::conversation_relay_stop, CALL),
     op(POST, "/calls/{call_control_id}/actions/enqueue", "EnqueueCall", queues::enqueue, CALL),
+    op(POST, "/calls/{call_control_id}/actions/fork_start", "StartCallFork", streams::fork_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/fork_stop", "StopCallFork", streams::fork_stop, CALL),
+    op(POST, "/calls/{call_control_id}/actions/gather", "GatherCall", gather::gather, CALL),
+    op(POST, "/calls/{call_control_id}/actions/gather_stop", "StopCallGather", gather::gather_stop, CALL),
+    op(POST, "/calls/{call_control_id}/actions/gather_using_ai", "callGatherUsingAI", ai_gather::gather_using_ai, CALL),
+    op(POST, "/calls/{call_control_id}/actions/gather_using_audio", "GatherUsingAudio", gather::gather_using_audio, CALL),
+    op(POST, "/calls/{call_control_id}/actions/gather_using_speak", "GatherUsingSpeak", gather::gather_using_speak, CALL),
     op(POST, "/calls/{call_control_id}/actions/hangup", "HangupCall", calls::hangup, CALL),
     op(POST, "/calls/{call_control_id}/actions/leave_queue", "LeaveQueue", queues::leave_queue, CALL),
+    op(POST, "/calls/{call_control_id}/actions/playback_start", "StartCallPlayback", media::playback_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/playback_stop", "StopCallPlayback", media::playback_stop, CALL),
+    op(POST, "/calls/{call_control_id}/actions/record_pause", "PauseCallRecording", recording::record_pause, CALL),
+    op(POST, "/calls/{call_control_id}/actions/record_resume", "ResumeCallRecording", recording::record_resume, CALL),
+    op(POST, "/calls/{call_control_id}/actions/record_start", "StartCallRecord", recording::record_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/record_stop", "StopCallRecording", recording::record_stop, CALL),
+    op(POST, "/calls/{call_control_id}/actions/refer", "ReferCall", call_actions::refer, CALL),
+    op(POST, "/calls/{call_control_id}/actions/reject", "RejectCall", call_actions::reject, CALL),
+    op(POST, "/calls/{call_control_id}/actions/send_dtmf", "SendDTMF", call_actions::send_dtmf, CALL),
+    op(POST, "/calls/{call_control_id}/actions/send_sip_info", "SendSIPInfo", call_actions::send_sip_info, CALL),
+    op(POST, "/calls/{call_control_id}/actions/siprec_start", "StartSiprecSession", streams::siprec_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/siprec_stop", "StopSiprecSession", streams::siprec_stop, CALL),
+    op(POST, "/calls/{call_control_id}/actions/speak", "SpeakCall", media::speak, CALL),
+    op(POST, "/calls/{call_control_id}/actions/streaming_start", "StartCallStreaming", streams::streaming_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/streaming_stop", "StopCallStreaming", streams::streaming_stop, CALL),
+    op(POST, "/calls/{call_control_id}/actions/suppression_start", "noiseSuppressionStart", transcription::suppression_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/suppression_stop", "noiseSuppressionStop", transcription::suppression_stop, CALL),
+    op(POST, "/calls/{call_control_id}/actions/switch_supervisor_role", "SwitchSupervisorRole", call_actions::switch_supervisor_role, CALL),
+    op(POST, "/calls/{call_control_id}/actions/transcription_start", "StartCallTranscription", transcription::transcription_start, CALL),
+    op(POST, "/calls/{call_control_id}/actions/transcription_stop", "StopCallTranscription", transcription::transcription_stop, CALL),
     op(POST, "/calls/{call_control_id}/actions/transfer", "TransferCall", calls::transfer, CALL),
     op(GET, "/conferences", "ListConferences", conferences::list, Scope::None),
     op(POST, "/conferences", "CreateConference", conferences::create, Scope::Body("call_control_id")),
@@ -121,6 +161,8 @@ pub static OPERATIONS: [Operation; 46] = [
     op(DELETE, "/queues/{queue_name}/calls/{call_control_id}", "RemoveQueueCall", queues::remove_call, Scope::None),
     op(GET, "/queues/{queue_name}/calls/{call_control_id}", "RetrieveCallFromQueue", queues::retrieve_call, Scope::None),
     op(PATCH, "/queues/{queue_name}/calls/{call_control_id}", "UpdateCallInQueue", queues::update_call, Scope::None),
+    op(GET, "/webhook_deliveries", "GetWebhookDeliveries", deliveries::list, Scope::None),
+    op(GET, "/webhook_deliveries/{id}", "GetWebhookDelivery", deliveries::retrieve, Scope::None),
 ];
 
 /// What every request shares.
@@ -131,7 +173,8 @@ pub struct Shared {
     pub api_key: Option<String>,
 }
 
-/// The router: every operation under `/v2`, Telnyx's 404 and 405 elsewhere.
+/// The router: every operation under `/v2`, the caller's side under
+/// `/_sim`, Telnyx's 404 and 405 elsewhere.
 pub fn router(shared: Arc<Shared>) -> Router {
     let mut paths: Vec<(&'static str, MethodRouter<Arc<Shared>>)> = Vec::new();
     for operation in &OPERATIONS {
@@ -154,6 +197,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         });
     Router::new()
         .nest("/v2", api)
+        .nest("/_sim", sim_control::router())
         .fallback(|| async { ApiError::not_found() })
         .with_state(shared)
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::state::{Deferred, World};
+use super::state::{Backlog, Deferred, World};
 
 struct Pending {
     at: Instant,
@@ -45,6 +45,7 @@ impl Ord for Pending {
 pub async fn run(
     world: Arc<Mutex<World>>,
     mut steps: UnboundedReceiver<Deferred>,
+    backlog: Arc<Backlog>,
     cancel: CancellationToken,
 ) {
     let mut pending = BinaryHeap::new();
@@ -65,6 +66,7 @@ pub async fn run(
                 let mut world = world.lock().unwrap_or_else(|e| e.into_inner());
                 while pending.peek().is_some_and(|p| p.at <= now) {
                     if let Some(due) = pending.pop() {
+                        Backlog::taken(&backlog.steps);
                         (due.step.run)(&mut world);
                     }
                 }

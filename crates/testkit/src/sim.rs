@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use telnyx_sim::{Chaos, RunningSimulator, Simulator, Timing};
+use telnyx_sim::{Chaos, RunningSimulator, Simulator, SimulatorBuilder, Timing};
 
 use crate::receiver::{Receiver, event_types};
 use crate::spec;
@@ -22,8 +22,10 @@ pub fn fast() -> Timing {
         answer_delay: Duration::from_millis(20),
         // Long enough that a test's next request lands while media plays.
         media_duration: Duration::from_millis(300),
+        no_answer_timeout: Duration::from_millis(100),
         webhook_attempts: 4,
         webhook_backoff: Duration::from_millis(20),
+        webhook_retry_window: Duration::from_secs(60),
         webhook_timeout: Duration::from_secs(2),
         reorder_window: Duration::from_millis(50),
     }
@@ -33,6 +35,8 @@ pub struct Sandbox {
     pub sim: RunningSimulator,
     pub hooks: Receiver,
     pub api: Api,
+    /// The people at the far end of calls (`/_sim/`).
+    pub caller: Caller,
 }
 
 impl Sandbox {
@@ -41,21 +45,67 @@ impl Sandbox {
     }
 
     pub async fn start_with(chaos: Chaos) -> Self {
+        Self::start_built(|builder| builder.chaos(chaos)).await
+    }
+
+    /// A sandbox whose simulator is built with `settings` applied last.
+    pub async fn start_built(settings: impl FnOnce(SimulatorBuilder) -> SimulatorBuilder) -> Self {
         let hooks = Receiver::start().await;
-        let sim = Simulator::builder()
+        let builder = Simulator::builder()
             .webhook_url(hooks.url())
             .api_key(API_KEY)
-            .chaos(chaos)
-            .timing(fast())
+            .timing(fast());
+        let sim = settings(builder)
             .bind("127.0.0.1:0")
             .await
             .expect("simulator starts");
         hooks.trust(&sim.public_key_base64());
+        let http = reqwest::Client::new();
         let api = Api {
             base: sim.base_url(),
-            http: reqwest::Client::new(),
+            http: http.clone(),
         };
-        Sandbox { sim, hooks, api }
+        let caller = Caller {
+            base: format!("http://{}/_sim", sim.addr()),
+            http,
+        };
+        Sandbox {
+            sim,
+            hooks,
+            api,
+            caller,
+        }
+    }
+
+    /// Waits for an event of `event_type` about the call `id` and returns it.
+    pub async fn wait_for(&self, event_type: &str, id: &str) -> Value {
+        let matches =
+            |all: &[Value], d: &Value| d["data"]["event_type"] == event_type && about(all, d, id);
+        let deliveries = self
+            .hooks
+            .wait_until(|all| all.iter().any(|d| matches(all, d)))
+            .await;
+        deliveries
+            .iter()
+            .find(|d| matches(&deliveries, d))
+            .cloned()
+            .unwrap()
+    }
+
+    /// The deliveries about the call `id` so far, in arrival order.
+    pub fn events_of(&self, id: &str) -> Vec<Value> {
+        of_call(&self.hooks.deliveries(), id)
+    }
+
+    /// Someone calls in and the call is answered; returns its call control id.
+    pub async fn answered_inbound(&self) -> String {
+        let id = self.caller.call_in(CALLER, CALLEE).await;
+        self.hooks.wait_for_event("call.initiated", &id).await;
+        self.api
+            .post(&format!("/calls/{id}/actions/answer"), json!({}))
+            .await;
+        self.hooks.wait_for_event("call.answered", &id).await;
+        id
     }
 
     /// Dials out and waits for `call.answered`; returns the call control id.
@@ -99,6 +149,58 @@ impl Sandbox {
             .position(|d| d["data"]["payload"]["call_control_id"] == id.as_str())
             .unwrap();
         deliveries[..end].to_vec()
+    }
+}
+
+/// The simulator's caller side (`/_sim/`): no API key, Telnyx's error shape.
+pub struct Caller {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Caller {
+    /// Posts `body` to `/_sim{path}`; returns the status and the answer.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("the simulator answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.expect("the simulator answers JSON"),
+        )
+    }
+
+    /// A request that must succeed.
+    async fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.post(path, body).await;
+        assert_eq!(status, 200, "POST /_sim{path}: {answer:#}");
+        answer
+    }
+
+    /// `from` calls `to` on the simulator's own application; returns the
+    /// call control id.
+    pub async fn call_in(&self, from: &str, to: &str) -> String {
+        let answer = self.ok("/calls", json!({"from": from, "to": to})).await;
+        answer["call_control_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn press(&self, id: &str, digits: &str) {
+        self.ok(&format!("/calls/{id}/dtmf"), json!({"digits": digits}))
+            .await;
+    }
+
+    pub async fn say(&self, id: &str, text: &str) {
+        self.ok(&format!("/calls/{id}/speech"), json!({"text": text}))
+            .await;
+    }
+
+    pub async fn hang_up(&self, id: &str) {
+        self.ok(&format!("/calls/{id}/hangup"), json!({})).await;
     }
 }
 
@@ -185,6 +287,10 @@ impl Api {
         self.ok(Method::POST, path, Some(body)).await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        self.ok(Method::PUT, path, Some(body)).await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> Value {
         self.ok(Method::PATCH, path, Some(body)).await
     }
@@ -211,6 +317,39 @@ impl Api {
         );
         (status, error)
     }
+}
+
+/// The deliveries about the call `id`, in order.
+pub fn of_call(deliveries: &[Value], id: &str) -> Vec<Value> {
+    deliveries
+        .iter()
+        .filter(|d| about(deliveries, d, id))
+        .cloned()
+        .collect()
+}
+
+/// Whether a delivery is about the call `id`: by its call control id, or by
+/// its leg for the events that name only the leg (`call.recording.saved`).
+fn about(all: &[Value], delivery: &Value, id: &str) -> bool {
+    let payload = &delivery["data"]["payload"];
+    if payload["call_control_id"] == id {
+        return true;
+    }
+    payload.get("call_control_id").is_none()
+        && all.iter().any(|d| {
+            d["data"]["payload"]["call_control_id"] == id
+                && d["data"]["payload"]["call_leg_id"] == payload["call_leg_id"]
+        })
+}
+
+/// `data.event_type` of each delivery, for comparing with a list.
+pub fn types(deliveries: &[Value]) -> Vec<String> {
+    event_types(deliveries)
+}
+
+/// `data.payload` of a delivery.
+pub fn payload(delivery: &Value) -> &Value {
+    &delivery["data"]["payload"]
 }
 
 /// Adds `extra`'s members to `body` (an explicit `null` removes one).

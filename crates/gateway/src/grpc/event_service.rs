@@ -1,9 +1,13 @@
-//! `conference_gateway.v1.EventService`: the gRPC face of the bus.
+//! `conference_gateway.v1.EventService`: the gRPC face of the bus, and
+//! Telnyx's record of its webhook deliveries.
 //!
-//! The server side is written out here instead of generated, for one reason:
-//! the generated server would encode every event once per subscriber, and this
-//! one sends the bytes the bus encoded once (see [`super::codec`]). The routing
-//! it replaces is a single path. Clients use the generated client as usual.
+//! `Subscribe` is served here instead of by the generated server, for one
+//! reason: the generated server would encode every event once per subscriber,
+//! and this one sends the bytes the bus encoded once (see [`super::event_codec`]).
+//! Every other path goes to the generated server over [`TelnyxApi`]: the
+//! unary RPCs (`ListWebhookDeliveries`, `GetWebhookDelivery`) are Telnyx
+//! operations like those of the control services, declared in the protos and
+//! served by the same generic path. Clients use the generated client as usual.
 //!
 //! A stream ends, with a status that says how to resume, when the subscriber
 //! falls behind, when the bus stops, or when the gateway shuts down: a
@@ -23,6 +27,7 @@ use tonic::{Request, Response, Status};
 
 use super::event_codec::EventCodec;
 use super::stream_status::StreamError;
+use super::telnyx_api::TelnyxApi;
 use crate::auth::Caller;
 use crate::metrics::Metrics;
 use api::v1 as pb;
@@ -33,16 +38,26 @@ use events::stream::{self, Ended, EventStream};
 
 /// The full name of the service, as declared in `event_service.proto`.
 pub const SERVICE_NAME: &str = "conference_gateway.v1.EventService";
-const SUBSCRIBE_PATH: &str = "/conference_gateway.v1.EventService/Subscribe";
+/// The one streaming method; its calls are not counted against the limit
+/// on concurrent calls (see [`super::guard`]).
+pub(super) const SUBSCRIBE_PATH: &str = "/conference_gateway.v1.EventService/Subscribe";
 
-/// Serves `Subscribe` from a bus until `shutdown` is cancelled.
-#[derive(Debug, Clone)]
+/// Serves `Subscribe` from a bus until `shutdown` is cancelled, and the unary
+/// RPCs through the Telnyx API.
+#[derive(Clone)]
 pub struct EventService {
     bus: Arc<dyn EventBus>,
     shutdown: CancellationToken,
     metrics: Arc<Metrics>,
-    /// GATEWAY_MAX_MESSAGE_BYTES, both ways, as for every other service.
-    max_message_bytes: Option<usize>,
+    /// GATEWAY_MAX_MESSAGE_BYTES, both ways, for `Subscribe` as for the rest.
+    max_message_bytes: usize,
+    unary: pb::event_service_server::EventServiceServer<TelnyxApi>,
+}
+
+impl std::fmt::Debug for EventService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventService").finish_non_exhaustive()
+    }
 }
 
 /// Counts a live subscriber for as long as its stream exists.
@@ -64,21 +79,25 @@ impl Drop for Live {
 type EventBytes = BoxStream<'static, Result<Bytes, Status>>;
 
 impl EventService {
-    pub fn new(bus: Arc<dyn EventBus>, shutdown: CancellationToken, metrics: Arc<Metrics>) -> Self {
+    /// `max_message_bytes` bounds every message of the service, both ways, as
+    /// on the other services.
+    pub fn new(
+        bus: Arc<dyn EventBus>,
+        api: TelnyxApi,
+        max_message_bytes: usize,
+        shutdown: CancellationToken,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let unary = pb::event_service_server::EventServiceServer::new(api)
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes);
         EventService {
             bus,
             shutdown,
             metrics,
-            max_message_bytes: None,
+            max_message_bytes,
+            unary,
         }
-    }
-
-    /// Refuses requests and events larger than `limit` bytes, like the
-    /// generated servers' `max_decoding_message_size` and
-    /// `max_encoding_message_size`.
-    pub fn max_message_size(mut self, limit: usize) -> Self {
-        self.max_message_bytes = Some(limit);
-        self
     }
 
     /// Opens the subscriber's stream. Errors here end the call before any
@@ -170,16 +189,14 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() != SUBSCRIBE_PATH {
+            // The generated server is always ready, and answers UNIMPLEMENTED
+            // for a path that is none of its methods.
+            return tower::Service::call(&mut self.unary, request);
+        }
         let service = self.clone();
         Box::pin(async move {
-            if request.uri().path() != SUBSCRIBE_PATH {
-                let status = Status::unimplemented(format!(
-                    "{} is not a method of {SERVICE_NAME}",
-                    request.uri().path()
-                ));
-                return Ok(status.into_http());
-            }
-            let limit = service.max_message_bytes;
+            let limit = Some(service.max_message_bytes);
             Ok(Grpc::new(EventCodec)
                 .apply_max_message_size_config(limit, limit)
                 .server_streaming(Subscribe(service), request)
@@ -201,14 +218,29 @@ mod tests {
     fn the_hand_written_route_matches_the_proto() {
         let pool: &DescriptorPool = api::descriptor_pool();
         let service = pool.get_service_by_name(SERVICE_NAME).unwrap();
-        let methods: Vec<_> = service.methods().collect();
-        assert_eq!(methods.len(), 1);
-        let subscribe = &methods[0];
+        let (streams, unary): (Vec<_>, Vec<_>) =
+            service.methods().partition(|m| m.is_server_streaming());
+        assert_eq!(streams.len(), 1, "Subscribe is the one stream");
+        let subscribe = &streams[0];
         assert_eq!(
             format!("/{}/{}", SERVICE_NAME, subscribe.name()),
             SUBSCRIBE_PATH
         );
-        assert!(subscribe.is_server_streaming() && !subscribe.is_client_streaming());
+        assert!(!subscribe.is_client_streaming());
+        // Every other method is a Telnyx operation, served by the generic path.
+        for method in &unary {
+            assert!(
+                mapping::catalog()
+                    .operation(method.input().full_name())
+                    .is_some(),
+                "{} declares no Telnyx operation",
+                method.name()
+            );
+        }
+        assert_eq!(
+            unary.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            ["ListWebhookDeliveries", "GetWebhookDelivery"]
+        );
         assert_eq!(
             subscribe.input().full_name(),
             "conference_gateway.v1.SubscribeRequest"

@@ -27,10 +27,6 @@ const OPEN_PREFIXES: [&str; 3] = [
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
-/// Paths whose calls are long-lived streams, not counted against the limit on
-/// concurrent calls (they have their own bounds).
-const STREAM_PREFIXES: [&str; 1] = ["/conference_gateway.v1.EventService/"];
-
 /// The `method` label of a path that names no RPC of the gateway's API. Any
 /// caller can send any path, so a path is never a label value itself.
 pub const UNKNOWN_METHOD: &str = "unknown";
@@ -41,30 +37,49 @@ pub struct GuardLayer {
     auth: Authenticator,
     in_flight: Arc<Semaphore>,
     metrics: Arc<Metrics>,
-    methods: Arc<MethodNames>,
+    methods: Arc<Methods>,
 }
 
-/// The `method` label of every RPC path of the API: a fixed set, read once
-/// from the descriptors.
+/// Every RPC path of the API, read once from the descriptors: its `method`
+/// label (a fixed set), and whether it is a server stream.
 #[derive(Debug)]
-pub struct MethodNames(HashMap<String, String>);
+pub struct Methods(HashMap<String, Method>);
 
-impl MethodNames {
+#[derive(Debug)]
+struct Method {
+    label: String,
+    /// Long-lived calls (`EventService/Subscribe`) are not counted against
+    /// the limit on concurrent calls: they have their own bounds. Every unary
+    /// call is, in every service, EventService's included; a method is a
+    /// stream here exactly when the protos say so.
+    streaming: bool,
+}
+
+impl Methods {
     /// Every method of every service in `pool` under `package`.
     pub fn of(pool: &prost_reflect::DescriptorPool, package: &str) -> Self {
         let mut paths = HashMap::new();
         for service in pool.services().filter(|s| s.package_name() == package) {
             for method in service.methods() {
                 let path = format!("/{}/{}", service.full_name(), method.name());
-                paths.insert(path, method.name().to_owned());
+                let streaming = method.is_server_streaming();
+                let label = method.name().to_owned();
+                paths.insert(path, Method { label, streaming });
             }
         }
-        MethodNames(paths)
+        Methods(paths)
     }
 
     /// The label of `path`: its method's name, or [`UNKNOWN_METHOD`].
     pub fn label(&self, path: &str) -> &str {
-        self.0.get(path).map_or(UNKNOWN_METHOD, String::as_str)
+        self.0
+            .get(path)
+            .map_or(UNKNOWN_METHOD, |m| m.label.as_str())
+    }
+
+    /// Whether `path` is a server-streaming method of the API.
+    pub fn is_stream(&self, path: &str) -> bool {
+        self.0.get(path).is_some_and(|m| m.streaming)
     }
 }
 
@@ -77,10 +92,7 @@ impl GuardLayer {
             auth,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             metrics,
-            methods: Arc::new(MethodNames::of(
-                api::descriptor_pool(),
-                "conference_gateway.v1",
-            )),
+            methods: Arc::new(Methods::of(api::descriptor_pool(), "conference_gateway.v1")),
         }
     }
 }
@@ -122,7 +134,7 @@ where
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Box::pin(self.inner.call(request));
         }
-        let stream = STREAM_PREFIXES.iter().any(|p| path.starts_with(p));
+        let stream = self.layer.methods.is_stream(path);
         let method = self.layer.methods.label(path);
 
         let header = request
@@ -181,7 +193,7 @@ mod tests {
 
     #[test]
     fn only_the_apis_own_paths_are_method_labels() {
-        let names = MethodNames::of(api::descriptor_pool(), "conference_gateway.v1");
+        let names = Methods::of(api::descriptor_pool(), "conference_gateway.v1");
         assert_eq!(
             names.label("/conference_gateway.v1.CallService/Dial"),
             "Dial"
@@ -199,5 +211,18 @@ mod tests {
         ] {
             assert_eq!(names.label(stranger), UNKNOWN_METHOD, "{stranger:?}");
         }
+    }
+
+    #[test]
+    fn only_subscribe_is_exempt_from_the_limit() {
+        let methods = Methods::of(api::descriptor_pool(), "conference_gateway.v1");
+        let streams: Vec<&str> = methods
+            .0
+            .iter()
+            .filter(|(_, m)| m.streaming)
+            .map(|(path, _)| path.as_str())
+            .collect();
+        assert_eq!(streams, [super::super::event_service::SUBSCRIBE_PATH]);
+        assert!(!methods.is_stream("/conference_gateway.v1.EventService/ListWebhookDeliveries"));
     }
 }

@@ -1,9 +1,9 @@
 //! The gRPC surface: services, deadlines, and the mapping of errors to statuses.
 //!
-//! - `telnyx_api`: the Conference, Queue and Call services, one generic
-//!   handler driven by the mapping catalog.
+//! - `telnyx_api`: the Conference, Queue and Call services and EventService's
+//!   unary RPCs, one generic handler driven by the mapping catalog.
 //! - `event_service`, `event_codec`: `EventService.Subscribe`, sending events
-//!   encoded once for every subscriber.
+//!   encoded once for every subscriber; its other paths go to `telnyx_api`.
 //! - `status` and `stream_status`: every error of a control call and of an
 //!   event stream becomes a status there, and nowhere else.
 //! - `guard`: authentication, load shedding and per-call metrics for every service.

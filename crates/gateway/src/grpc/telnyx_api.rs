@@ -1,5 +1,5 @@
-//! The three control services: every RPC is one Telnyx operation, served by
-//! one generic method.
+//! The control services, and EventService's unary RPCs: every RPC is one
+//! Telnyx operation, served by one generic method.
 //!
 //! What each RPC sends is declared in the proto files (see [`crate::mapping`]),
 //! so the service impls below are a table: an RPC that needed a hand-written
@@ -146,8 +146,9 @@ impl TelnyxApi {
 }
 
 /// Implements a generated service trait by forwarding every RPC to `invoke`.
+/// Items after the table complete the trait for RPCs served elsewhere.
 macro_rules! telnyx_rpcs {
-    ($server:path { $($rpc:ident($request:ident) -> $response:ident;)* }) => {
+    ($server:path { $($rpc:ident($request:ident) -> $response:ident;)* } $($other:tt)*) => {
         #[tonic::async_trait]
         impl $server for TelnyxApi {
             $(
@@ -155,6 +156,7 @@ macro_rules! telnyx_rpcs {
                     self.invoke(request).await
                 }
             )*
+            $($other)*
         }
     };
 }
@@ -212,4 +214,56 @@ telnyx_rpcs!(pb::call_service_server::CallService {
     update_call_control_application(UpdateCallControlApplicationRequest) -> UpdateCallControlApplicationResponse;
     delete_call_control_application(DeleteCallControlApplicationRequest) -> DeleteCallControlApplicationResponse;
     list_call_events(ListCallEventsRequest) -> ListCallEventsResponse;
+    get_call(GetCallRequest) -> GetCallResponse;
+    reject(RejectRequest) -> RejectResponse;
+    refer(ReferRequest) -> ReferResponse;
+    update_client_state(UpdateClientStateRequest) -> UpdateClientStateResponse;
+    switch_supervisor_role(SwitchSupervisorRoleRequest) -> SwitchSupervisorRoleResponse;
+    speak(CallServiceSpeakRequest) -> CallServiceSpeakResponse;
+    start_playback(StartPlaybackRequest) -> StartPlaybackResponse;
+    stop_playback(StopPlaybackRequest) -> StopPlaybackResponse;
+    gather(GatherRequest) -> GatherResponse;
+    stop_gather(StopGatherRequest) -> StopGatherResponse;
+    gather_using_audio(CallServiceGatherUsingAudioRequest) -> CallServiceGatherUsingAudioResponse;
+    gather_using_speak(GatherUsingSpeakRequest) -> GatherUsingSpeakResponse;
+    gather_using_ai(GatherUsingAiRequest) -> GatherUsingAiResponse;
+    send_dtmf(CallServiceSendDtmfRequest) -> CallServiceSendDtmfResponse;
+    send_sip_info(SendSipInfoRequest) -> SendSipInfoResponse;
+    start_recording(CallServiceStartRecordingRequest) -> CallServiceStartRecordingResponse;
+    stop_recording(CallServiceStopRecordingRequest) -> CallServiceStopRecordingResponse;
+    pause_recording(CallServicePauseRecordingRequest) -> CallServicePauseRecordingResponse;
+    resume_recording(CallServiceResumeRecordingRequest) -> CallServiceResumeRecordingResponse;
+    start_forking(StartForkingRequest) -> StartForkingResponse;
+    stop_forking(StopForkingRequest) -> StopForkingResponse;
+    start_streaming(StartStreamingRequest) -> StartStreamingResponse;
+    stop_streaming(StopStreamingRequest) -> StopStreamingResponse;
+    start_transcription(StartTranscriptionRequest) -> StartTranscriptionResponse;
+    stop_transcription(StopTranscriptionRequest) -> StopTranscriptionResponse;
+    start_noise_suppression(StartNoiseSuppressionRequest) -> StartNoiseSuppressionResponse;
+    stop_noise_suppression(StopNoiseSuppressionRequest) -> StopNoiseSuppressionResponse;
+    start_siprec(StartSiprecRequest) -> StartSiprecResponse;
+    stop_siprec(StopSiprecRequest) -> StopSiprecResponse;
+    start_ai_assistant(StartAiAssistantRequest) -> StartAiAssistantResponse;
+    stop_ai_assistant(StopAiAssistantRequest) -> StopAiAssistantResponse;
+    join_ai_assistant(JoinAiAssistantRequest) -> JoinAiAssistantResponse;
+    add_ai_assistant_messages(AddAiAssistantMessagesRequest) -> AddAiAssistantMessagesResponse;
+    start_conversation_relay(StartConversationRelayRequest) -> StartConversationRelayResponse;
+    stop_conversation_relay(StopConversationRelayRequest) -> StopConversationRelayResponse;
 });
+
+// EventService's unary RPCs. Its stream, Subscribe, never reaches this impl:
+// [`super::EventService`] answers it itself, with events encoded once for
+// every subscriber, and hands every other path to this generated server.
+telnyx_rpcs!(pb::event_service_server::EventService {
+    list_webhook_deliveries(ListWebhookDeliveriesRequest) -> ListWebhookDeliveriesResponse;
+    get_webhook_delivery(GetWebhookDeliveryRequest) -> GetWebhookDeliveryResponse;
+}
+    type SubscribeStream = futures::stream::Empty<Result<pb::Event, Status>>;
+
+    async fn subscribe(
+        &self,
+        _request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        Err(GatewayError::Internal("Subscribe is routed to the event stream, not here".into()).into())
+    }
+);

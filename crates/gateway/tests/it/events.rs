@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::webhook::event;
-use crate::support::{TestGateway, assert_quiet, end_status, fixtures, next_event};
+use crate::support::{TestGateway, assert_quiet, end_status, fixtures, next_event, spec};
 use api::v1::{Event, SubscribeRequest};
 use events::converter;
 use prost::Message as _;
@@ -46,6 +46,28 @@ fn typed_payload(event: &Event) -> Option<(String, Value)> {
             _ => None,
         }
     })
+}
+
+#[test]
+fn every_webhook_of_the_spec_has_a_fixture_and_a_typed_payload() {
+    let mut fixtures: Vec<&str> = fixtures::all()
+        .iter()
+        .map(|f| f.event_type.as_str())
+        .collect();
+    let mut typed: Vec<&str> = converter().event_types().collect();
+    fixtures.sort_unstable();
+    typed.sort_unstable();
+    assert_eq!(fixtures, typed);
+    assert_eq!(typed.len(), 55);
+    for fixture in fixtures::all() {
+        let delivery = json!({"data": fixture.data()});
+        if let Err(problems) = spec::check_event(&delivery) {
+            panic!(
+                "{}: the fixture is not what the spec describes: {problems}",
+                fixture.key
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod call_commands;
 mod call_service;
 mod client;
 mod conference_service;
@@ -26,3 +27,4 @@ mod tls;
 #[cfg(feature = "otlp")]
 mod traces;
 mod webhook;
+mod webhook_deliveries;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod dynamic;
+pub mod examples;
 pub mod fixtures;
 
 pub use testkit::{TEST_API_KEY, receiver, redis, spec, webhook};
