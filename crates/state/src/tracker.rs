@@ -169,9 +169,9 @@ impl Watch {
         self.watcher.changed().await
     }
 
-    /// Renders the subject's current state with how many states were
+    /// Renders the subject's current state, given how many states were
     /// skipped since the previous render, when the state is ready.
-    pub fn render<R>(&mut self, render: impl FnOnce(&Fold) -> R) -> Result<(R, u64), NotReady> {
+    pub fn render<R>(&mut self, render: impl FnOnce(&Fold, u64) -> R) -> Result<R, NotReady> {
         if !self.tracker.is_ready() {
             return Err(NotReady);
         }
@@ -181,7 +181,7 @@ impl Watch {
             .last
             .map_or(0, |last| version.saturating_sub(last).saturating_sub(1));
         self.last = Some(version);
-        Ok((render(&fold), skipped))
+        Ok(render(&fold, skipped))
     }
 
     /// Waits until the state is ready again, at most `limit`.

@@ -28,7 +28,10 @@ const OPEN_PREFIXES: [&str; 3] = [
 
 /// Paths whose calls are long-lived streams, not counted against the limit on
 /// concurrent calls (they have their own bounds).
-const STREAM_PREFIXES: [&str; 1] = ["/conference_gateway.v1.EventService/"];
+const STREAM_PREFIXES: [&str; 2] = [
+    "/conference_gateway.v1.EventService/",
+    "/conference_gateway.v1.StateService/Watch",
+];
 
 /// Builds a `Guard` around the server's services.
 #[derive(Debug, Clone)]

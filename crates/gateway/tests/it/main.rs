@@ -20,5 +20,6 @@ mod replicas;
 #[cfg(feature = "sandbox")]
 mod sandbox_e2e;
 mod sim_control;
+mod state_service;
 mod tls;
 mod webhook;
