@@ -549,3 +549,71 @@ async fn replicas_on_one_redis_serve_one_state_and_a_restarted_one_rebuilds_it()
         agent_b
     );
 }
+
+/// Polls `/readyz` until it answers `status`; fails after ten seconds.
+async fn ready_becomes(gateway: &TestGateway, status: u16) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gateway.http_get("/readyz").await.0 != status {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_that_lost_redis_answers_only_once_it_rebuilt_from_the_history() {
+    let mut redis = RedisServer::start();
+    let gateway = TestGateway::spawn_with(&["--redis-url", &redis.url()]).await;
+    let mut states = states(&gateway);
+    let t = now_ms() - 1_000;
+    gateway
+        .post_event(&enqueued("v3:before", "support", t, 1))
+        .await
+        .ok();
+    let mut everything = gateway
+        .subscribe(SubscribeRequest {
+            queue_name: "support".into(),
+            ..Default::default()
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while line(&queue_state(&mut states, "support").await).is_empty() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Redis goes away with its data: no answer from a state that may be
+    // behind the history.
+    redis.stop();
+    ready_becomes(&gateway, 503).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        let answer = states
+            .get_queue_state(GetQueueStateRequest {
+                queue_name: "support".into(),
+            })
+            .await;
+        if let Err(status) = answer {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still answering");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+
+    // An empty Redis: the history starts again, and so does the state.
+    redis.restart();
+    ready_becomes(&gateway, 200).await;
+    let after = enqueued("v3:after", "support", t + 100, 1);
+    gateway.post_event(&after).await.ok();
+    let event = loop {
+        let event = next_event(&mut everything).await;
+        if event.id == after["id"].as_str().unwrap() {
+            break event;
+        }
+    };
+    let state = queue_at(&mut states, "support", &event.cursor).await;
+    assert_eq!(line(&state), pairs(&[("v3:after", 1)]));
+}
