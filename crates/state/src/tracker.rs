@@ -8,9 +8,12 @@
 //!   a fresh fold before it reports ready;
 //! - afterwards it folds live events as the hub delivers them;
 //! - when its hub queue overflowed, or the bus lost Redis and got it back, it
-//!   catches up from its own cursor (`EventBus::replay`), not ready until it
-//!   has; when that cursor can no longer be served (another history after a
-//!   Redis flush, or trimmed away) it rebuilds from the whole history.
+//!   catches up from its own cursor (`EventBus::replay`); when that cursor
+//!   can no longer be served (another history after a Redis flush, or
+//!   trimmed away) it rebuilds from the whole history. After a lost
+//!   connection or a new history it is not ready until it has caught up;
+//!   after an overflow it keeps answering from the state it has, a
+//!   consistent prefix of the stream.
 //!
 //! While not ready, reads are refused ([`NotReady`]) rather than answered
 //! from a state that may be behind the stream.
@@ -227,19 +230,23 @@ async fn feed(
         let mut bus_down = !bus.is_ready();
         shared.set_ready(!bus_down);
         let mut poll = tokio::time::interval(READINESS_POLL);
-        loop {
+        // Whether the state may be answered from while catching up: after
+        // an overflow it is a consistent prefix of the stream, as any state
+        // read a moment earlier; after a lost connection or a new history it
+        // may not be.
+        let answerable = loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 next = live.recv() => match next {
                     Ok(event) if event.cursor.epoch != epoch => {
                         tracing::info!("the event history changed (Redis lost its data); rebuilding the live state");
-                        break;
+                        break false;
                     }
                     Ok(event) if event.cursor.position <= up_to => {}
                     Ok(event) => shared.fold(std::slice::from_ref(&event)),
                     Err(Lost::Overflowed) => {
                         tracing::warn!("the live state fell behind the event stream; catching up from the history");
-                        break;
+                        break true;
                     }
                     Err(Lost::Stopped) => return,
                 },
@@ -251,12 +258,14 @@ async fn feed(
                     } else if up && bus_down {
                         // Reconnected: whatever the bus caught up on is in
                         // the history; fold it before answering again.
-                        break;
+                        break false;
                     }
                 }
             }
+        };
+        if !answerable {
+            shared.set_ready(false);
         }
-        shared.set_ready(false);
     }
 }
 
