@@ -45,6 +45,7 @@ mod tests {
             "conference_gateway.v1.QueueService",
             "conference_gateway.v1.CallService",
             "conference_gateway.v1.EventService",
+            "conference_gateway.v1.StateService",
         ] {
             assert!(pool.get_service_by_name(service).is_some(), "{service}");
         }

@@ -83,6 +83,12 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
     /// Every retained event after `cursor` (text as given by a caller).
     fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>>;
 
+    /// Every retained event, oldest first, for a reader that folds the whole
+    /// history (the call-center state) rather than resuming from a cursor.
+    /// `Replay::after` names the history's epoch at position `0-0`, before
+    /// any event. Used like [`EventBus::replay`]: register with the hub first.
+    fn history(&self) -> BoxFuture<'_, Result<Replay, ReplayError>>;
+
     /// The fan-out this bus feeds.
     fn hub(&self) -> &Hub;
 

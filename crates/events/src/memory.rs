@@ -153,6 +153,19 @@ impl MemoryBus {
     }
 }
 
+impl MemoryBus {
+    fn retained(&self) -> Replay {
+        let state = self.lock();
+        Replay {
+            after: Cursor {
+                epoch: self.epoch,
+                position: Position::new(0, 0),
+            },
+            events: state.history.iter().cloned().collect(),
+        }
+    }
+}
+
 impl EventBus for MemoryBus {
     fn publish(&self, event: Prepared) -> BoxFuture<'_, Result<Published, BusError>> {
         futures::future::ready(self.accept(event)).boxed()
@@ -160,6 +173,10 @@ impl EventBus for MemoryBus {
 
     fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>> {
         futures::future::ready(self.events_after(cursor)).boxed()
+    }
+
+    fn history(&self) -> BoxFuture<'_, Result<Replay, ReplayError>> {
+        futures::future::ready(Ok(self.retained())).boxed()
     }
 
     fn hub(&self) -> &Hub {

@@ -15,7 +15,7 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::auth::{AuthError, Authenticator};
 use crate::config::{Config, ConfigError, ListenAddr};
-use crate::grpc::{EventService, GuardLayer, TelnyxApi};
+use crate::grpc::{EventService, GuardLayer, StateService, TelnyxApi};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::Metrics;
 use crate::webhook::WebhookState;
@@ -27,6 +27,10 @@ use telnyx_client::TelnyxClient;
 /// drop quiet connections, and detect dead peers.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the gateway waits at start for the live state to fold the event
+/// history, when the bus is up; `StateService` answers UNAVAILABLE until then.
+const STATE_BUILD_WAIT: Duration = Duration::from_secs(10);
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +82,7 @@ pub struct Application {
     http_listener: TcpListener,
     api: TelnyxApi,
     bus: Arc<dyn EventBus>,
+    state: state::Tracker,
     webhook: WebhookState,
     auth: Authenticator,
     metrics: Arc<Metrics>,
@@ -115,6 +120,12 @@ impl Application {
             Some(settings) => Arc::new(RedisBus::connect(settings).await?),
             None => Arc::new(MemoryBus::new(config.events.memory_bus())),
         };
+        let state = state::Tracker::start(Arc::clone(&bus), state::Settings::default());
+        if bus.is_ready() && !state.wait_ready(STATE_BUILD_WAIT).await {
+            tracing::warn!(
+                "the live state is still folding the event history; StateService answers UNAVAILABLE until it is done"
+            );
+        }
         let webhook = WebhookState::new(
             config.webhook.settings()?,
             events::converter(),
@@ -129,6 +140,7 @@ impl Application {
             http_listener,
             api,
             bus,
+            state,
             webhook,
             auth,
             metrics,
@@ -143,6 +155,11 @@ impl Application {
     /// The event bus, for tests and embedders that watch it.
     pub fn event_bus(&self) -> Arc<dyn EventBus> {
         Arc::clone(&self.bus)
+    }
+
+    /// The live call-center state, for tests and embedders that watch it.
+    pub fn state(&self) -> state::Tracker {
+        self.state.clone()
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -172,6 +189,7 @@ impl Application {
             "conference_gateway.v1.QueueService",
             "conference_gateway.v1.CallService",
             "conference_gateway.v1.EventService",
+            "conference_gateway.v1.StateService",
         ];
         for name in service_names {
             health
@@ -243,6 +261,10 @@ impl Application {
                 stopping.clone(),
                 Arc::clone(&self.metrics),
             ))
+            .add_service(
+                StateService::new(self.state, stopping.clone(), Arc::clone(&self.metrics))
+                    .server(limit),
+            )
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
                 TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),

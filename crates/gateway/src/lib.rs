@@ -9,7 +9,7 @@
 //!
 //! This is the deployable: the `conference-gateway` binary and everything that
 //! exists only to run it. It depends on every library of the workspace
-//! (`api`, `telnyx-client`, `mapping`, `events`, and with the `sandbox`
+//! (`api`, `telnyx-client`, `mapping`, `events`, `state`, and with the `sandbox`
 //! feature `telnyx-sim`); nothing depends on it.
 //!
 //! # Layout
@@ -20,8 +20,8 @@
 //! - [`auth`] checks callers' bearer tokens and reloads them when they rotate.
 //! - [`metrics`] is the Prometheus registry behind `GET /metrics`.
 //! - [`grpc`] has the services (the three Telnyx ones from one generic
-//!   handler, and `EventService`), deadlines, and every error mapped to a
-//!   status in one place.
+//!   handler, `EventService`, and `StateService` over the `state` crate's
+//!   fold), deadlines, and every error mapped to a status in one place.
 //! - [`http`] is the plain-HTTP listener (health, webhooks).
 //! - [`webhook`] verifies Telnyx's webhook signatures and reads the events.
 //! - [`telemetry`] sets up logging and trace export.

@@ -169,3 +169,34 @@ pub async fn replay(
     }
     Ok((cursor, events))
 }
+
+/// The epoch and every event of the stream, read page by page; refused as
+/// `OtherEpoch` when the epoch changed while it was read.
+pub async fn all(
+    conn: &mut ConnectionManager,
+    names: &Names,
+) -> Result<(u64, Vec<(Position, Prepared)>), ReplayError> {
+    let epoch = epoch::ensure(conn, &names.epoch)
+        .await
+        .map_err(unavailable)?;
+    let mut events: Vec<(Position, Prepared)> = Vec::new();
+    loop {
+        let after = events
+            .last()
+            .map_or(Position::new(0, 0), |(position, _)| *position);
+        let page = page_after(conn, names, after).await.map_err(unavailable)?;
+        events.extend(page.events);
+        if !page.full {
+            break;
+        }
+    }
+    let current: Option<String> = redis::cmd("GET")
+        .arg(&names.epoch)
+        .query_async(conn)
+        .await
+        .map_err(unavailable)?;
+    if current.as_deref().and_then(epoch::parse) != Some(epoch) {
+        return Err(ReplayError::OtherEpoch(format!("{epoch:x}")));
+    }
+    Ok((epoch, events))
+}

@@ -216,6 +216,21 @@ impl RedisBus {
     }
 }
 
+impl RedisBus {
+    async fn retained(&self) -> Result<Replay, ReplayError> {
+        let mut conn = self.conn.clone();
+        let (epoch, events) = history::all(&mut conn, &self.names).await?;
+        let cursor = |position| super::cursor::Cursor { epoch, position };
+        Ok(Replay {
+            after: cursor(super::cursor::Position::new(0, 0)),
+            events: events
+                .into_iter()
+                .map(|(position, event)| Arc::new(event.seal(cursor(position))))
+                .collect(),
+        })
+    }
+}
+
 impl Drop for RedisBus {
     fn drop(&mut self) {
         self.stop.cancel();
@@ -229,6 +244,10 @@ impl EventBus for RedisBus {
 
     fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>> {
         self.events_after(cursor).boxed()
+    }
+
+    fn history(&self) -> BoxFuture<'_, Result<Replay, ReplayError>> {
+        self.retained().boxed()
     }
 
     fn hub(&self) -> &Hub {

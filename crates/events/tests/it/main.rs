@@ -373,6 +373,44 @@ pub async fn filters_live_and_replayed_events(factory: Factory) {
     assert_quiet(&mut replayed).await;
 }
 
+pub async fn hands_over_the_whole_history_oldest_first(factory: Factory) {
+    let bus = factory(Sizes {
+        history: 5,
+        ..Sizes::default()
+    })
+    .await;
+    let empty = bus.history().await.expect("the history is readable");
+    assert!(empty.events.is_empty());
+    let mut cursors = Vec::new();
+    for i in 1..=3 {
+        cursors.push(accepted(bus.as_ref(), &format!("e{i}")).await);
+    }
+    let held = bus.history().await.expect("the history is readable");
+    let got: Vec<_> = held.events.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(got, ids(1..=3));
+    assert_eq!(
+        held.events.iter().map(|e| e.cursor).collect::<Vec<_>>(),
+        cursors
+    );
+    assert_eq!(held.after.epoch, cursors[0].epoch);
+    assert!(held.after.position < cursors[0].position);
+    // Trimmed: the oldest go, the order stays. Redis trims approximately, so
+    // only the newest five are sure to be there.
+    for i in 4..=200 {
+        accepted(bus.as_ref(), &format!("e{i}")).await;
+    }
+    let trimmed = bus.history().await.expect("the history is readable");
+    let got: Vec<_> = trimmed.events.iter().map(|e| e.id.clone()).collect();
+    assert!(got.len() >= 5 && got.len() < 200, "{}", got.len());
+    assert_eq!(got[got.len() - 5..], ids(196..=200));
+    assert!(
+        trimmed
+            .events
+            .windows(2)
+            .all(|w| w[0].cursor.position < w[1].cursor.position)
+    );
+}
+
 /// Instantiates the suite for one bus.
 macro_rules! conformance {
     ($name:ident, $factory:expr) => {
@@ -422,6 +460,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn filters_live_and_replayed_events() {
                 super::filters_live_and_replayed_events($factory).await;
+            }
+
+            #[tokio::test]
+            async fn hands_over_the_whole_history_oldest_first() {
+                super::hands_over_the_whole_history_oldest_first($factory).await;
             }
         }
     };

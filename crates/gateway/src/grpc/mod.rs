@@ -4,8 +4,11 @@
 //!   unary RPCs, one generic handler driven by the mapping catalog.
 //! - `event_service`, `event_codec`: `EventService.Subscribe`, sending events
 //!   encoded once for every subscriber; its other paths go to `telnyx_api`.
-//! - `status` and `stream_status`: every error of a control call and of an
-//!   event stream becomes a status there, and nowhere else.
+//! - `state_service`: `StateService`, the live call-center state of
+//!   `state::Tracker`, read and watched.
+//! - `status`, `stream_status` and `state_status`: every error of a control
+//!   call, an event stream and a state call becomes a status there, and
+//!   nowhere else.
 //! - `guard`: authentication, load shedding and per-call metrics for every service.
 //! - `deadline`, `trace`: the caller's deadline and W3C trace context.
 
@@ -13,6 +16,8 @@ mod deadline;
 mod event_codec;
 mod event_service;
 mod guard;
+mod state_service;
+mod state_status;
 mod status;
 mod stream_status;
 mod telnyx_api;
@@ -20,6 +25,8 @@ mod trace;
 
 pub use event_service::EventService;
 pub use guard::GuardLayer;
+pub use state_service::StateService;
+pub use state_status::{STATE_ERROR_DOMAIN, StateError};
 pub use status::{ERROR_DOMAIN, GatewayError};
 pub use stream_status::{EVENTS_ERROR_DOMAIN, StreamError};
 pub use telnyx_api::TelnyxApi;

@@ -139,7 +139,7 @@ async fn a_crashed_in_memory_gateway_comes_back_as_a_gap_then_live_events() {
     assert_eq!(gap.reason, "CURSOR_OTHER_HISTORY");
     // The gap comes once the live stream is registered: what happens while
     // the caller reconciles is delivered after it.
-    assert_eq!(restarted.bus.hub().subscriber_count(), 1);
+    assert_eq!(restarted.subscribers(), 1);
     let live = joined("conf-2");
     restarted.post_event(&live).await.ok();
     assert_eq!(an_event(next(&mut subscription).await).id, id(&live));

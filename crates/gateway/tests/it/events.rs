@@ -348,7 +348,7 @@ async fn a_cursor_that_cannot_be_served_is_out_of_range_at_once() {
             status.message()
         );
     }
-    assert_eq!(gateway.bus.hub().subscriber_count(), 1);
+    assert_eq!(gateway.subscribers(), 1);
 }
 
 #[tokio::test]
@@ -417,7 +417,7 @@ async fn a_subscriber_that_disconnects_is_freed() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(gateway.bus.hub().subscriber_count(), 1);
+    assert_eq!(gateway.subscribers(), 1);
     drop(stream);
     drop(client);
     gateway.wait_for_subscribers(0).await;

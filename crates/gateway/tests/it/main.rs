@@ -23,6 +23,9 @@ mod replicas;
 #[cfg(feature = "sandbox")]
 mod sandbox_e2e;
 mod sim_control;
+#[cfg(feature = "sandbox")]
+mod state_sandbox;
+mod state_service;
 mod tls;
 #[cfg(feature = "otlp")]
 mod traces;

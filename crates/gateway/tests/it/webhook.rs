@@ -95,7 +95,11 @@ async fn every_refusal_says_why_and_delivers_nothing() {
         .post_webhook(
             good.clone(),
             &[
-                ("telnyx-timestamp", (now() - 1).to_string()),
+                // Another second than the one signed, whenever the clock ticks.
+                (
+                    "telnyx-timestamp",
+                    (ts.parse::<i64>().unwrap() - 1).to_string(),
+                ),
                 ("telnyx-signature-ed25519", signature.clone()),
             ],
         )

@@ -10,7 +10,17 @@ use crate::{catalog, dynamic};
 fn every_unary_rpc_is_a_telnyx_operation() {
     let pool = catalog().pool();
     let mut per_service = Vec::new();
+    let mut own = Vec::new();
     for service in pool.services() {
+        // The state service answers from the event stream, not from Telnyx:
+        // none of its methods stands for an operation.
+        if service
+            .methods()
+            .all(|m| catalog().operation(m.input().full_name()).is_none())
+        {
+            own.push(service.name().to_owned());
+            continue;
+        }
         let mut unary = 0;
         for method in service.methods() {
             if method.is_server_streaming() {
@@ -34,6 +44,7 @@ fn every_unary_rpc_is_a_telnyx_operation() {
             ("QueueService".to_owned(), 11),
         ]
     );
+    assert_eq!(own, ["StateService"]);
     assert_eq!(catalog().operations().count(), 83, "Telnyx's voice API");
 }
 

@@ -64,6 +64,9 @@ impl tonic::service::Interceptor for BearerToken {
 /// A channel to the gateway whose calls carry the test caller's token.
 pub type AuthedChannel = InterceptedService<Channel, BearerToken>;
 
+/// The hub subscriptions a gateway holds for itself: the live state's.
+pub const STATE_SUBSCRIPTIONS: usize = 1;
+
 /// A running gateway wired to a mock Telnyx.
 pub struct TestGateway {
     pub telnyx: MockServer,
@@ -237,14 +240,23 @@ impl TestGateway {
             .into_inner()
     }
 
-    /// Waits up to five seconds for the hub to hold exactly `count` subscribers.
+    /// How many event streams the hub serves, leaving out the live state's
+    /// own subscription.
+    pub fn subscribers(&self) -> usize {
+        self.bus
+            .hub()
+            .subscriber_count()
+            .saturating_sub(STATE_SUBSCRIPTIONS)
+    }
+
+    /// Waits up to five seconds for the hub to serve exactly `count` event streams.
     pub async fn wait_for_subscribers(&self, count: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.bus.hub().subscriber_count() != count {
+        while self.bus.hub().subscriber_count() != count + STATE_SUBSCRIPTIONS {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{} subscribers, expected {count}",
-                self.bus.hub().subscriber_count()
+                self.subscribers()
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
