@@ -661,8 +661,22 @@ fn the_command_prints_its_address_and_token() {
         .expect("the banner shows a token")
         .trim();
     assert!(token.len() >= 16, "{banner}");
+    let sim = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Telnyx (sim)"))
+        .expect("the banner names the simulator")
+        .trim()
+        .strip_suffix("/v2")
+        .expect("the simulator's REST base URL ends in /v2");
+    let connection_id = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("connection_id"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the banner names the application");
     assert!(
-        banner.contains(&format!("export TOKEN={token}")),
+        banner.contains(&format!(
+            "  export TOKEN={token} CONNECTION_ID={connection_id} SIM={sim}\n"
+        )),
         "{banner}"
     );
     assert!(banner.contains(&format!(
