@@ -159,6 +159,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller side of the simulator listening at `addr`, for tests that
+    /// wire a simulator of their own (to a gateway, say).
+    pub fn at(addr: std::net::SocketAddr) -> Self {
+        Caller {
+            base: format!("http://{addr}/_sim"),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// Posts `body` to `/_sim{path}`; returns the status and the answer.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self

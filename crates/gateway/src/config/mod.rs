@@ -623,6 +623,31 @@ mod tests {
 
     #[cfg(feature = "sandbox")]
     #[test]
+    fn the_sandbox_takes_the_simulators_webhook_retry_window() {
+        let args = |extra: &[&str]| {
+            let mut argv = vec!["conference-gateway", "sandbox"];
+            argv.extend_from_slice(extra);
+            Config::try_load_from(argv).map(|config| match config.command {
+                Some(Command::Sandbox(args)) => args,
+                other => panic!("not the sandbox: {other:?}"),
+            })
+        };
+        let default = args(&[]).unwrap();
+        assert_eq!(default.webhook_retry_window(), Duration::from_secs(60));
+        assert_eq!(
+            default.webhook_retry_window(),
+            SandboxArgs::default().webhook_retry_window()
+        );
+        let never = args(&["--webhook-retry-window-secs", "0"]).unwrap();
+        assert_eq!(never.webhook_retry_window(), Duration::ZERO);
+        let error = args(&["--webhook-retry-window-secs", "86401"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--webhook-retry-window-secs"), "{error}");
+    }
+
+    #[cfg(feature = "sandbox")]
+    #[test]
     fn the_sandbox_variables_are_known() {
         let config = parse(&[
             "--telnyx-api-key",

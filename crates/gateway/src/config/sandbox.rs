@@ -1,7 +1,7 @@
 //! The `sandbox` subcommand's own settings. The gateway's settings
 //! (`GATEWAY_*`, flags like `--grpc-addr`) still apply; these add where the
-//! simulated Telnyx listens, whether anything may listen beyond loopback, and
-//! how badly the simulator behaves.
+//! simulated Telnyx listens, whether anything may listen beyond loopback,
+//! how badly the simulator behaves, and how long it retries a webhook.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -76,6 +76,12 @@ pub struct SandboxArgs {
         default_value_t = 0
     )]
     pub chaos_seed: u64,
+
+    /// How long the simulator retries a webhook delivery the gateway did not
+    /// accept before recording it failed (GET /webhook_deliveries lists it),
+    /// as Telnyx does; 0 never retries.
+    #[arg(long, env = "GATEWAY_SANDBOX_WEBHOOK_RETRY_WINDOW_SECS", value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub webhook_retry_window_secs: u64,
 }
 
 impl Default for SandboxArgs {
@@ -89,6 +95,7 @@ impl Default for SandboxArgs {
             rate_limited_requests: 0.0,
             failed_requests: 0.0,
             chaos_seed: 0,
+            webhook_retry_window_secs: 60,
         }
     }
 }
@@ -105,5 +112,10 @@ impl SandboxArgs {
             failed_requests: self.failed_requests,
             ..Chaos::default()
         }
+    }
+
+    /// How long the simulator retries a webhook delivery.
+    pub fn webhook_retry_window(&self) -> Duration {
+        Duration::from_secs(self.webhook_retry_window_secs)
     }
 }

@@ -1,6 +1,7 @@
 //! What `conference-gateway sandbox` prints on stdout: where everything
 //! listens, the caller token, and calls to copy and paste, in the order a
-//! conference needs them (a call first, then the conference, then events).
+//! conference needs them (a call first, then the conference, then events),
+//! and how to play the caller through the simulator.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -13,6 +14,8 @@ pub struct Facts<'a> {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub telnyx_base_url: String,
+    /// Where the simulator's caller side (`/_sim/`) is: its address, no `/v2`.
+    pub sim_url: String,
     pub connection_id: String,
     pub callers: &'a Callers,
     pub chaos: &'a Chaos,
@@ -24,6 +27,7 @@ pub fn render(facts: &Facts<'_>) -> String {
         grpc_addr,
         http_addr,
         telnyx_base_url,
+        sim_url,
         connection_id,
         callers,
         chaos,
@@ -71,9 +75,11 @@ pub fn render(facts: &Facts<'_>) -> String {
     line("");
     match &header {
         Some(token) => line(&format!(
-            "  export TOKEN={token} CONNECTION_ID={connection_id}"
+            "  export TOKEN={token} CONNECTION_ID={connection_id} SIM={sim_url}"
         )),
-        None => line(&format!("  export CONNECTION_ID={connection_id}")),
+        None => line(&format!(
+            "  export CONNECTION_ID={connection_id} SIM={sim_url}"
+        )),
     }
     let auth = if header.is_some() {
         "    -H \"Authorization: Bearer $TOKEN\" \\\n"
@@ -105,6 +111,9 @@ pub fn render(facts: &Facts<'_>) -> String {
         "3. Start a conference with the call (CALL_CONTROL_ID from step 1).",
         r#"{"call_control_id": "CALL_CONTROL_ID", "name": "standup"}"#,
         "ConferenceService/CreateConference",
+    );
+    out.push_str(
+        "\n  # 4. Someone calls in: the simulator plays the caller under $SIM/_sim/ (no token);\n  #    answer with CallService/Answer, then press keys or hang up as the caller.\n  curl -s $SIM/_sim/calls -d '{\"from\": \"+15550000009\", \"to\": \"+15550000100\"}'\n",
     );
     out.push_str(
         "\n  # Outside the repository, leave out --schema: buf curl then asks the gateway\n  # (server reflection).\n",
@@ -160,6 +169,7 @@ mod tests {
             grpc_addr: "127.0.0.1:50051".parse().unwrap(),
             http_addr: "127.0.0.1:8080".parse().unwrap(),
             telnyx_base_url: "http://127.0.0.1:40000/v2".into(),
+            sim_url: "http://127.0.0.1:40000".into(),
             connection_id: "1234567890".into(),
             callers,
             chaos,
@@ -171,7 +181,12 @@ mod tests {
         let callers = Callers::Generated("abc123".into());
         let banner = render(&facts(&callers, &Chaos::default()));
         assert!(banner.contains("token           abc123"));
-        assert!(banner.contains("export TOKEN=abc123 CONNECTION_ID=1234567890"));
+        assert!(
+            banner.contains(
+                "export TOKEN=abc123 CONNECTION_ID=1234567890 SIM=http://127.0.0.1:40000\n"
+            )
+        );
+        assert!(banner.contains("curl -s $SIM/_sim/calls -d '{\"from\""));
         assert!(banner.contains("-H \"Authorization: Bearer $TOKEN\""));
         assert!(banner.contains("\"connection_id\": \"1234567890\""));
         assert!(banner.contains("http://127.0.0.1:50051/conference_gateway.v1.CallService/Dial"));
@@ -187,6 +202,7 @@ mod tests {
         };
         let banner = render(&facts(&Callers::Anyone, &chaos));
         assert!(banner.contains("AUTHENTICATION IS OFF"));
+        assert!(banner.contains("export CONNECTION_ID=1234567890 SIM=http://127.0.0.1:40000\n"));
         assert!(!banner.contains("Bearer"));
         assert!(banner.contains("20% REST calls 5xx (seed 7)"));
     }

@@ -140,6 +140,7 @@ impl Sandbox {
             .signer(signer)
             .api_key(api_key)
             .chaos(chaos.clone())
+            .webhook_retry_window(args.webhook_retry_window())
             .serve(listener)?;
         Ok(Sandbox {
             app,
@@ -186,6 +187,7 @@ impl Sandbox {
             grpc_addr: reachable(self.grpc_addr()),
             http_addr: reachable(self.http_addr()),
             telnyx_base_url: self.simulator.base_url(),
+            sim_url: format!("http://{}", reachable(self.simulator.addr())),
             connection_id: self.simulator.connection_id(),
             callers: &self.callers,
             chaos: &self.chaos,

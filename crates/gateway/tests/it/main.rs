@@ -9,6 +9,7 @@
 mod support;
 
 mod call_commands;
+mod call_flows;
 mod call_service;
 mod client;
 mod conference_service;

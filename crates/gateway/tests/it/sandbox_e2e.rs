@@ -12,11 +12,13 @@ use std::time::Duration;
 use crate::support::{AuthedChannel, BearerToken, enqueue_all, queue_positions};
 use api::v1::{
     CreateConferenceRequest, DialRequest, Event, JoinConferenceRequest, LeaveConferenceRequest,
-    LeaveQueueRequest, ListConferencesRequest, ListParticipantsRequest, MuteParticipantsRequest,
-    SpeakRequest, StartRecordingRequest, StopRecordingRequest, SubscribeRequest,
+    LeaveQueueRequest, ListConferencesRequest, ListParticipantsRequest,
+    ListWebhookDeliveriesRequest, MuteParticipantsRequest, SpeakRequest, StartRecordingRequest,
+    StopRecordingRequest, SubscribeRequest, WebhookDelivery,
     call_service_client::CallServiceClient, conference,
     conference_service_client::ConferenceServiceClient, event_service_client::EventServiceClient,
-    participant, queue_service_client::QueueServiceClient, start_recording_request,
+    list_webhook_deliveries_request as deliveries, participant,
+    queue_service_client::QueueServiceClient, start_recording_request, webhook_delivery,
 };
 use conference_gateway::config::{Command, Config};
 use conference_gateway::sandbox::Sandbox;
@@ -132,6 +134,38 @@ impl Running {
             .call_control_id;
         answered.wait_for("call.answered", &call).await;
         call
+    }
+
+    /// The deliveries of `event_type` the simulator recorded as failed, once
+    /// there is one (ListWebhookDeliveries, as a team looks them up).
+    async fn failed_deliveries(&self, event_type: &str) -> Vec<WebhookDelivery> {
+        let request = ListWebhookDeliveriesRequest {
+            filter: Some(deliveries::Filter {
+                event_type: event_type.into(),
+                status: Some(deliveries::filter::Status {
+                    eq: deliveries::filter::status::Eq::Failed.into(),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let failed = EventServiceClient::new(self.channel.clone())
+                .list_webhook_deliveries(request.clone())
+                .await
+                .expect("ListWebhookDeliveries succeeds")
+                .into_inner()
+                .webhook_deliveries;
+            if !failed.is_empty() {
+                return failed;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no failed {event_type} delivery within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The sum of the counters whose series starts with `series`, from the
@@ -524,6 +558,52 @@ async fn misbehaving_telnyx_still_delivers_each_event_once() {
     sandbox.stop().await;
 }
 
+#[tokio::test]
+async fn the_retry_window_sets_how_long_a_refused_webhook_is_retried() {
+    // The call's client state rides on every webhook about it, here beyond
+    // the gateway's smallest body limit: each delivery is refused with 413.
+    let large_state = "c3RhdGU=".repeat(150);
+    for (window, retried) in [(Some("0"), false), (None, true)] {
+        let mut flags = vec!["--webhook-max-body-bytes", "1024"];
+        flags.extend(
+            window
+                .map(|secs| ["--webhook-retry-window-secs", secs])
+                .iter()
+                .flatten(),
+        );
+        let sandbox = Running::start(&flags).await;
+        sandbox
+            .calls()
+            .dial(DialRequest {
+                connection_id: sandbox.connection_id.clone(),
+                from: CALLER.into(),
+                to: vec![CALLEE.into()],
+                client_state: large_state.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("Dial succeeds");
+        let failed = sandbox.failed_deliveries("call.initiated").await;
+        let delivery = &failed[0];
+        assert_eq!(delivery.status(), webhook_delivery::Status::Failed);
+        let statuses: Vec<Option<i32>> = delivery
+            .attempts
+            .iter()
+            .map(|a| a.http.as_ref()?.response.as_ref()?.status)
+            .collect();
+        assert!(
+            statuses.iter().all(|status| *status == Some(413)),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.len() > 1,
+            retried,
+            "window {window:?}: {statuses:?}"
+        );
+        sandbox.stop().await;
+    }
+}
+
 #[test]
 fn the_command_refuses_a_non_loopback_address_without_the_flag() {
     let output = Process::new(env!("CARGO_BIN_EXE_conference-gateway"))
@@ -581,8 +661,22 @@ fn the_command_prints_its_address_and_token() {
         .expect("the banner shows a token")
         .trim();
     assert!(token.len() >= 16, "{banner}");
+    let sim = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Telnyx (sim)"))
+        .expect("the banner names the simulator")
+        .trim()
+        .strip_suffix("/v2")
+        .expect("the simulator's REST base URL ends in /v2");
+    let connection_id = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("connection_id"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the banner names the application");
     assert!(
-        banner.contains(&format!("export TOKEN={token}")),
+        banner.contains(&format!(
+            "  export TOKEN={token} CONNECTION_ID={connection_id} SIM={sim}\n"
+        )),
         "{banner}"
     );
     assert!(banner.contains(&format!(
