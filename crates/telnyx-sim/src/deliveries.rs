@@ -103,6 +103,11 @@ impl DeliveryRecord {
             || json!(rfc3339(SystemTime::now())),
             |a| a["finished_at"].clone(),
         );
+        // The delivery started with its first attempt, to the millisecond.
+        let started_at = self.attempts.first().map_or_else(
+            || json!(rfc3339(self.started_at)),
+            |a| a["started_at"].clone(),
+        );
         let mut attempts = self.attempts;
         attempts.reverse();
         json!({
@@ -110,7 +115,7 @@ impl DeliveryRecord {
             "id": self.id,
             "user_id": user_id,
             "status": if delivered { "delivered" } else { "failed" },
-            "started_at": rfc3339(self.started_at),
+            "started_at": started_at,
             "finished_at": finished_at,
             "webhook": event.data(),
             "attempts": attempts,
