@@ -29,10 +29,12 @@
 //!   one process.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

@@ -25,7 +25,9 @@ use tonic::codegen::{Body, BoxFuture, StdError, http};
 use tonic::server::{Grpc, NamedService, ServerStreamingService};
 use tonic::{Request, Response, Status};
 
+use super::access_status::AccessError;
 use super::event_codec::EventCodec;
+use super::guard::Grant;
 use super::stream_status::StreamError;
 use super::telnyx_api::TelnyxApi;
 use crate::auth::Caller;
@@ -160,12 +162,30 @@ impl ServerStreamingService<pb::SubscribeRequest> for Subscribe {
     fn call(&mut self, request: Request<pb::SubscribeRequest>) -> Self::Future {
         let service = self.0.clone();
         let caller = request.extensions().get::<Caller>().cloned();
+        let rules = request
+            .extensions()
+            .get::<Grant>()
+            .and_then(|g| g.rules.clone());
         Box::pin(async move {
             let caller = caller.as_ref().map_or("anonymous", Caller::name);
-            let opened = service
-                .subscribe(request.into_inner())
-                .await
-                .map_err(Status::from);
+            let mut request = request.into_inner();
+            // A subscriber only ever receives the event types it may see,
+            // whatever it asks for: its filter is narrowed here, once.
+            let narrowed = match &rules {
+                Some(rules) => rules.event_types(caller, &request.event_types),
+                None if request.event_types.iter().any(|t| t == "*") => Ok(Vec::new()),
+                None => Ok(std::mem::take(&mut request.event_types)),
+            };
+            let opened = match narrowed {
+                Ok(types) => {
+                    request.event_types = types;
+                    service.subscribe(request).await.map_err(Status::from)
+                }
+                Err(denied) => {
+                    service.metrics.record_refusal(caller, denied.reason, false);
+                    Err(Status::from(AccessError::Denied(denied)))
+                }
+            };
             let code = opened
                 .as_ref()
                 .map_or_else(Status::code, |_| tonic::Code::Ok);
