@@ -30,6 +30,8 @@ use super::event_codec::EventCodec;
 use super::guard::Grant;
 use super::stream_status::StreamError;
 use super::telnyx_api::TelnyxApi;
+use super::trace::TraceContext;
+use crate::audit::{self, ActedOn, Outcome};
 use crate::auth::Caller;
 use crate::metrics::Metrics;
 use api::v1 as pb;
@@ -166,6 +168,7 @@ impl ServerStreamingService<pb::SubscribeRequest> for Subscribe {
             .extensions()
             .get::<Grant>()
             .and_then(|g| g.rules.clone());
+        let trace_id = TraceContext::from_metadata(request.metadata()).trace_id;
         Box::pin(async move {
             let caller = caller.as_ref().map_or("anonymous", Caller::name);
             let mut request = request.into_inner();
@@ -183,7 +186,17 @@ impl ServerStreamingService<pb::SubscribeRequest> for Subscribe {
                 }
                 Err(denied) => {
                     service.metrics.record_refusal(caller, denied.reason, false);
-                    Err(Status::from(AccessError::Denied(denied)))
+                    let status = Status::from(AccessError::Denied(denied));
+                    audit::Record {
+                        caller,
+                        method: SUBSCRIBE_PATH.trim_start_matches('/'),
+                        acted_on: &ActedOn::default(),
+                        outcome: Outcome::Denied,
+                        code: status.code(),
+                        trace_id: &trace_id,
+                    }
+                    .emit();
+                    Err(status)
                 }
             };
             let code = opened

@@ -6,6 +6,7 @@
 //! Redis, and the audit records the real binary writes.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::process::Gateway;
@@ -481,11 +482,37 @@ async fn mutual_tls_callers_are_identified_by_their_certificate() {
     );
 }
 
-fn dials_received(requests: &[wiremock::Request]) -> usize {
-    requests
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/v2/calls")
-        .count()
+/// Telnyx's side of the dial limit: when each dial reached the mock.
+#[derive(Clone, Default)]
+struct DialClock(Arc<Mutex<Vec<Instant>>>);
+
+impl wiremock::Respond for DialClock {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        self.0.lock().unwrap().push(Instant::now());
+        dialed()
+    }
+}
+
+impl DialClock {
+    fn arrivals(&self) -> Vec<Instant> {
+        let mut arrivals = self.0.lock().unwrap().clone();
+        arrivals.sort_unstable();
+        arrivals
+    }
+
+    /// The most dials that arrived within any `window`.
+    fn most_in_any(&self, window: Duration) -> usize {
+        let arrivals = self.arrivals();
+        let mut most = 0;
+        let mut first = 0;
+        for (last, at) in arrivals.iter().enumerate() {
+            while at.duration_since(arrivals[first]) >= window {
+                first += 1;
+            }
+            most = most.max(last + 1 - first);
+        }
+        most
+    }
 }
 
 #[tokio::test]
@@ -501,9 +528,10 @@ async fn a_flooding_caller_is_limited_and_the_account_dial_limit_holds_across_re
         &["--redis-url", &url, "--telnyx-base-url", &shared_telnyx],
     )
     .await;
+    let clock = DialClock::default();
     Mock::given(method("POST"))
         .and(path("/v2/calls"))
-        .respond_with(dialed())
+        .respond_with(clock.clone())
         .mount(&first.telnyx)
         .await;
     let started = Instant::now();
@@ -524,14 +552,16 @@ async fn a_flooding_caller_is_limited_and_the_account_dial_limit_holds_across_re
         futures::future::join_all(flood),
         futures::future::join_all(others)
     );
+    let flooded_for = started.elapsed().as_secs_f64();
     for outcome in &others {
         assert!(outcome.is_ok(), "the operator was limited: {outcome:?}");
     }
     let admitted = flood.iter().filter(|o| o.is_ok()).count();
-    // The replicas share one bucket: the burst, and what 5/s refills meanwhile.
+    // The replicas share one bucket: the burst, and what 5/s refilled while
+    // the flood lasted.
     assert!(
-        (10..=15).contains(&admitted),
-        "{admitted} of the flood admitted"
+        admitted >= 10 && admitted as f64 <= 10.0 + 5.0 * flooded_for + 1.0,
+        "{admitted} of the flood admitted in {flooded_for:.2} s"
     );
     for outcome in flood.iter().filter_map(|o| o.as_ref().err()) {
         assert_eq!(outcome.code(), Code::ResourceExhausted, "{outcome:?}");
@@ -547,8 +577,8 @@ async fn a_flooding_caller_is_limited_and_the_account_dial_limit_holds_across_re
 
     // The operator has no rate of its own, but the account's dial limit
     // holds: 200 more dials with a 2 s deadline, across both replicas, and
-    // Telnyx sees 150 dials in all; the rest are refused at once, since the
-    // window frees no room before their deadline.
+    // Telnyx never sees more than 150 in any 5 s; the rest are refused at
+    // once, since the window frees no room before their deadline.
     let burst = (0..200).map(|i| {
         let gateway = if i % 2 == 0 { &first } else { &second };
         let mut client = CallServiceClient::new(as_caller(gateway, OPERATOR));
@@ -560,34 +590,37 @@ async fn a_flooding_caller_is_limited_and_the_account_dial_limit_holds_across_re
     });
     let burst = futures::future::join_all(burst).await;
     let elapsed = started.elapsed();
-    let dials = dials_received(&first.received().await);
-    assert!(
-        elapsed < Duration::from_secs(5),
-        "the test must stay within one window: {elapsed:?}"
-    );
-    assert_eq!(dials, 150, "Telnyx saw {dials} dials within {elapsed:?}");
+    let most = clock.most_in_any(Duration::from_secs(5));
+    assert!(most <= 150, "Telnyx saw {most} dials within 5 s");
+    let reached = clock.arrivals().len();
+    if elapsed < Duration::from_secs(5) {
+        // All within one window: the limit was used to the full, not more.
+        assert_eq!(
+            reached, 150,
+            "Telnyx saw {reached} dials within {elapsed:?}"
+        );
+    }
     let refused: Vec<&Status> = burst.iter().filter_map(|o| o.as_ref().err()).collect();
-    assert_eq!(refused.len(), 200 - (150 - admitted - 20));
+    assert!(refused.len() >= 50, "only {} refused", refused.len());
     for status in refused {
         assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
         assert!(status.message().contains("dial limit"), "{status:?}");
         assert!(status.get_error_details().retry_info().is_some());
     }
 
-    // A dial whose deadline outlasts the window waits for room instead.
-    let waited = Instant::now();
+    // A dial whose deadline outlasts the window waits for room instead, and
+    // reaches Telnyx only once the first dial has left Telnyx's window.
     let mut request = tonic::Request::new(dial("any-connection"));
     request.set_timeout(Duration::from_secs(8));
     CallServiceClient::new(as_caller(&second, OPERATOR))
         .dial(request)
         .await
         .expect("the dial waits for room in the window");
-    assert!(
-        waited.elapsed() > Duration::from_millis(500),
-        "{:?}",
-        waited.elapsed()
-    );
-    assert_eq!(dials_received(&first.received().await), 151);
+    let arrivals = clock.arrivals();
+    assert_eq!(arrivals.len(), reached + 1);
+    let spread = arrivals[arrivals.len() - 1].duration_since(arrivals[0]);
+    assert!(spread >= Duration::from_secs(5), "{spread:?}");
+    assert!(clock.most_in_any(Duration::from_secs(5)) <= 150);
 
     let (_, metrics) = first.http_get("/metrics").await;
     assert!(
