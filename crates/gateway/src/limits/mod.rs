@@ -23,6 +23,10 @@ use crate::auth::policy::{Rate, Rules};
 /// Telnyx's dial limit for an account: about 30 dials a second over a 5 s
 /// window, that is at most 150 in any 5 s.
 pub const DIALS_PER_WINDOW: usize = 150;
+/// After Redis fails to answer, how long the replica counts alone before it
+/// asks Redis again: a Redis that is down must not add its timeout to every call.
+const REDIS_BACKOFF: Duration = Duration::from_secs(5);
+
 /// The window of [`DIALS_PER_WINDOW`], held 100 ms longer than Telnyx's so
 /// that network jitter between two dials never lands 151 in Telnyx's window.
 pub const DIAL_WINDOW: Duration = Duration::from_millis(5_100);
@@ -31,6 +35,8 @@ pub const DIAL_WINDOW: Duration = Duration::from_millis(5_100);
 #[derive(Debug)]
 pub struct Limits {
     shared: Option<Shared>,
+    /// Until when Redis is left alone after it failed.
+    redis_down_until: Mutex<Option<Instant>>,
     buckets: Mutex<HashMap<String, Bucket>>,
     dials: Mutex<SlidingWindow>,
 }
@@ -47,6 +53,7 @@ impl Limits {
     pub fn new(shared: Option<Shared>) -> Self {
         Limits {
             shared,
+            redis_down_until: Mutex::new(None),
             buckets: Mutex::new(HashMap::new()),
             dials: Mutex::new(SlidingWindow::new(DIALS_PER_WINDOW, DIAL_WINDOW)),
         }
@@ -92,13 +99,35 @@ impl Limits {
         }
     }
 
+    /// Redis, unless there is none or it failed within [`REDIS_BACKOFF`].
+    fn redis(&self) -> Option<&Shared> {
+        let until = *self
+            .redis_down_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match until {
+            Some(until) if Instant::now() < until => None,
+            _ => self.shared.as_ref(),
+        }
+    }
+
+    fn redis_failed(&self, error: &redis::RedisError, what: &str) {
+        tracing::warn!(
+            %error,
+            "Redis does not answer; {what} are this replica's alone for {} s",
+            REDIS_BACKOFF.as_secs()
+        );
+        *self
+            .redis_down_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + REDIS_BACKOFF);
+    }
+
     async fn take(&self, name: &str, rate: Rate) -> Result<(), Duration> {
-        if let Some(shared) = &self.shared {
+        if let Some(shared) = self.redis() {
             match shared.take(name, rate).await {
                 Ok(taken) => return taken,
-                Err(error) => {
-                    tracing::warn!(%error, "Redis does not answer; caller rate limits are this replica's alone")
-                }
+                Err(error) => self.redis_failed(&error, "caller rate limits"),
             }
         }
         let now = Instant::now();
@@ -113,17 +142,53 @@ impl Limits {
     }
 
     async fn admit(&self, name: &str) -> Result<(), Duration> {
-        if let Some(shared) = &self.shared {
+        if let Some(shared) = self.redis() {
             match shared.admit(name, DIALS_PER_WINDOW, DIAL_WINDOW).await {
                 Ok(admitted) => return admitted,
-                Err(error) => {
-                    tracing::warn!(%error, "Redis does not answer; the dial limit is this replica's alone")
-                }
+                Err(error) => self.redis_failed(&error, "dial limits"),
             }
         }
         self.dials
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .admit(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::policy::{Format, Policy};
+
+    #[tokio::test]
+    async fn without_redis_answering_the_replica_limits_alone() {
+        // Nothing listens on port 1: every Redis call fails at once.
+        let shared = Shared::connect("redis://127.0.0.1:1/0", "test").unwrap();
+        let limits = Limits::new(Some(shared));
+        let text = "callers:\n  a:\n    allow: [\"*\"]\n    rate: {per_second: 1, burst: 2}\n";
+        let methods = ["x.Y/Z".to_owned()];
+        let policy = Policy::parse(text, Format::Yaml, "p", &methods).unwrap();
+        let rules = policy.rules("a").unwrap();
+        assert!(limits.check_caller("a", "x.Y/Z", &rules).await.is_ok());
+        assert!(
+            limits.redis().is_none(),
+            "Redis is left alone after failing"
+        );
+        assert!(limits.check_caller("a", "x.Y/Z", &rules).await.is_ok());
+        let limited = limits.check_caller("a", "x.Y/Z", &rules).await.unwrap_err();
+        assert!(limited.retry_after <= Duration::from_secs(1));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        assert!(limits.admit_dial(deadline).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_dial_over_the_limit_is_refused_when_its_deadline_cannot_wait() {
+        let limits = Limits::new(None);
+        let soon = tokio::time::Instant::now() + Duration::from_millis(100);
+        for _ in 0..DIALS_PER_WINDOW {
+            limits.admit_dial(soon).await.unwrap();
+        }
+        let limited = limits.admit_dial(soon).await.unwrap_err();
+        assert!(limited.retry_after > Duration::from_secs(4), "{limited:?}");
     }
 }
