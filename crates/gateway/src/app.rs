@@ -13,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-use crate::auth::{AuthError, Authenticator};
+use crate::auth::{AccessPolicy, AuthError, Authenticator};
 use crate::config::{Config, ConfigError, ListenAddr};
 use crate::grpc::{EventService, GuardLayer, StateService, TelnyxApi};
 use crate::http::{HttpState, Readiness};
+use crate::limits::{Limits, Shared};
 use crate::metrics::Metrics;
 use crate::webhook::WebhookState;
 use api::v1 as pb;
@@ -55,6 +56,8 @@ pub enum AppError {
     Bus(#[from] RedisBusError),
     #[error(transparent)]
     Client(#[from] telnyx_client::ClientError),
+    #[error("REDIS_URL is not a usable Redis URL for rate limits: {0}")]
+    Limits(String),
     #[error("gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
     #[error("HTTP server failed: {0}")]
@@ -70,6 +73,7 @@ impl AppError {
             AppError::Config(_)
                 | AppError::Auth(_)
                 | AppError::Bus(_)
+                | AppError::Limits(_)
                 | AppError::Tls { .. }
                 | AppError::Client(telnyx_client::ClientError::InvalidApiKey)
         )
@@ -85,6 +89,8 @@ pub struct Application {
     state: state::Tracker,
     webhook: WebhookState,
     auth: Authenticator,
+    access: AccessPolicy,
+    limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     readiness: Readiness,
     tls: Option<ServerTlsConfig>,
@@ -106,16 +112,34 @@ impl Application {
             config.auth.tokens_file.clone(),
             config.auth.allow_unauthenticated,
         )?;
+        let access = AccessPolicy::load(
+            config.auth.policy_file.clone(),
+            crate::grpc::api_methods().names(),
+        )?;
         let tls = tls_config(config)?;
         let metrics = Metrics::new();
         let client = TelnyxClient::new(&config.telnyx.client()?, metrics.clone())?;
         let default_deadline = Duration::from_secs(config.server.default_deadline_secs);
+        // Rate limits are shared through the bus's Redis, when there is one,
+        // so every replica draws from the same buckets.
+        let shared = match &config.redis.url {
+            Some(url) => Some(
+                Shared::connect(
+                    secrecy::ExposeSecret::expose_secret(url),
+                    &config.redis.prefix,
+                )
+                .map_err(|e| AppError::Limits(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let limits = Arc::new(Limits::new(shared));
         let api = TelnyxApi::new(
             mapping::catalog(),
             client,
             Arc::clone(&metrics),
             default_deadline,
-        );
+        )
+        .with_limits(Arc::clone(&limits));
         let bus: Arc<dyn EventBus> = match config.redis.bus(&config.events) {
             Some(settings) => Arc::new(RedisBus::connect(settings).await?),
             None => Arc::new(MemoryBus::new(config.events.memory_bus())),
@@ -143,6 +167,8 @@ impl Application {
             state,
             webhook,
             auth,
+            access,
+            limits,
             metrics,
             readiness,
             tls,
@@ -212,6 +238,11 @@ impl Application {
             trigger.cancel();
         });
         tokio::spawn(self.auth.clone().watch(stopping.clone().cancelled_owned()));
+        tokio::spawn(
+            self.access
+                .clone()
+                .watch(stopping.clone().cancelled_owned()),
+        );
 
         let reflection_v1 = reflection()
             .build_v1()
@@ -229,6 +260,8 @@ impl Application {
         }
         let guard = GuardLayer::new(
             self.auth,
+            self.access,
+            self.limits,
             self.max_concurrent_calls,
             Arc::clone(&self.metrics),
         );

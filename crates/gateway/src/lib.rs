@@ -17,7 +17,11 @@
 //! - [`config`] holds every setting, as a flag and an environment variable,
 //!   grouped by component.
 //! - [`app`] binds the listeners, wires the services and owns shutdown.
-//! - [`auth`] checks callers' bearer tokens and reloads them when they rotate.
+//! - [`auth`] checks callers' bearer tokens and reloads them when they rotate,
+//!   and reads the access policy (per-caller permissions and rates).
+//! - [`limits`] keeps the callers' rate limits and the account's dial limit,
+//!   in Redis when replicas share one.
+//! - [`audit`] writes the audit trail of control calls and refusals.
 //! - [`metrics`] is the Prometheus registry behind `GET /metrics`.
 //! - [`grpc`] has the services (the three Telnyx ones from one generic
 //!   handler, `EventService`, and `StateService` over the `state` crate's
@@ -29,10 +33,12 @@
 //!   one process.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

@@ -53,6 +53,15 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// A caller of the tokens file or the access policy, else `unknown`.
+    pub caller: String,
+    /// Why: `method`, `resource`, `events`, `unknown_caller` (denials);
+    /// `caller_rate`, `account_dial` (rate limits).
+    pub reason: String,
+}
+
 /// Every metric the gateway records.
 #[derive(Debug)]
 pub struct Metrics {
@@ -68,6 +77,8 @@ pub struct Metrics {
     pub subscribers: Gauge,
     pub subscribers_cut_off: Counter,
     pub bus_errors: Family<KindLabels, Counter>,
+    pub access_denied: Family<RefusalLabels, Counter>,
+    pub rate_limited: Family<RefusalLabels, Counter>,
 }
 
 impl Metrics {
@@ -86,6 +97,8 @@ impl Metrics {
             subscribers: Gauge::default(),
             subscribers_cut_off: Counter::default(),
             bus_errors: Family::default(),
+            access_denied: Family::default(),
+            rate_limited: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -142,6 +155,16 @@ impl Metrics {
             "bus_errors",
             "Event bus errors by kind",
             metrics.bus_errors.clone(),
+        );
+        registry.register(
+            "access_denied",
+            "Calls refused by the access policy, by caller and missing permission",
+            metrics.access_denied.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Calls refused by a rate limit, by caller and limit (caller_rate, account_dial)",
+            metrics.rate_limited.clone(),
         );
         Arc::new(metrics)
     }
@@ -207,6 +230,22 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one call refused by the policy (`limit` false) or a rate limit.
+    /// `caller` must come from a bounded set (see `grpc::guard`).
+    pub fn record_refusal(&self, caller: &str, reason: &str, limit: bool) {
+        let family = if limit {
+            &self.rate_limited
+        } else {
+            &self.access_denied
+        };
+        family
+            .get_or_create(&RefusalLabels {
+                caller: caller.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
     /// Counts one bus error by kind.
     pub fn record_bus_error(&self, kind: &str) {
         self.bus_errors
@@ -235,11 +274,20 @@ mod tests {
         metrics.record_upstream("EndConference", "200", 1, 0.5);
         metrics.record_webhook("accepted");
         metrics.subscribers.set(3);
+        metrics.record_refusal("reporting", "method", false);
+        metrics.record_refusal("dialer", "caller_rate", true);
         let text = metrics.render();
         assert!(text.contains(r#"gateway_grpc_requests_total{method="EndConference",code="Ok",caller="billing"} 1"#), "{text}");
         assert!(text.contains(r#"gateway_telnyx_retries_total{operation="EndConference"} 1"#));
         assert!(text.contains(r#"gateway_webhooks_total{outcome="accepted"} 1"#));
         assert!(text.contains("gateway_subscribers 3"));
+        assert!(
+            text.contains(r#"gateway_access_denied_total{caller="reporting",reason="method"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"gateway_rate_limited_total{caller="dialer",reason="caller_rate"} 1"#)
+        );
         assert!(text.contains("gateway_grpc_request_duration_seconds_bucket"));
     }
 }

@@ -83,6 +83,7 @@ app.kubernetes.io/component: gateway
 {{- end }}
 
 {{- define "conference-gateway.tokensDir" -}}/etc/conference-gateway/auth{{- end }}
+{{- define "conference-gateway.policyDir" -}}/etc/conference-gateway/policy{{- end }}
 {{- define "conference-gateway.tlsDir" -}}/etc/conference-gateway/tls{{- end }}
 {{- define "conference-gateway.clientCADir" -}}/etc/conference-gateway/client-ca{{- end }}
 
@@ -91,6 +92,7 @@ app.kubernetes.io/component: gateway
 TELNYX_API_KEY TELNYX_PUBLIC_KEY TELNYX_BASE_URL TELNYX_TIMEOUT_SECS TELNYX_MAX_RETRIES
 GATEWAY_GRPC_ADDR GATEWAY_HTTP_ADDR GATEWAY_LOG_FORMAT RUST_LOG GATEWAY_SHUTDOWN_GRACE_SECS
 GATEWAY_WEBHOOK_TOLERANCE_SECS GATEWAY_ALLOW_UNAUTHENTICATED GATEWAY_AUTH_TOKENS_FILE
+GATEWAY_AUTH_POLICY_FILE
 REDIS_URL GATEWAY_REDIS_PREFIX GATEWAY_TLS_CERT GATEWAY_TLS_KEY GATEWAY_TLS_CLIENT_CA
 OTEL_EXPORTER_OTLP_ENDPOINT
 {{- end }}

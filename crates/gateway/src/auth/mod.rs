@@ -6,7 +6,14 @@
 //! re-read when it changes, so a Kubernetes Secret can rotate tokens without
 //! a restart. The caller's name, never its token, is what logs, spans and
 //! metrics see.
+//!
+//! What an authenticated caller may do is the access policy's business
+//! (`GATEWAY_AUTH_POLICY_FILE`, see [`policy`]): without one, every caller may
+//! do everything.
 
+mod access;
+pub mod identity;
+pub mod policy;
 mod tokens;
 
 use std::{
@@ -17,6 +24,8 @@ use std::{
 
 use tonic::Status;
 
+pub use access::AccessPolicy;
+pub use policy::{Denied, Policy, PolicyError, Resource, Rules};
 pub use tokens::{TokenError, TokenSet};
 
 /// How often the tokens file is checked for changes. Kubernetes updates a
@@ -46,6 +55,13 @@ pub enum AuthError {
     Malformed(#[from] TokenError),
     #[error("GATEWAY_AUTH_TOKENS_FILE {path}: {source}")]
     Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("GATEWAY_AUTH_POLICY_FILE {path}: {source}")]
+    PolicyUnreadable {
         path: String,
         source: std::io::Error,
     },

@@ -22,6 +22,16 @@ pub struct AuthSettings {
     )]
     pub tokens_file: Option<PathBuf>,
 
+    /// Per-caller permissions and rate limits (YAML, or TOML for `.toml`),
+    /// re-read when it changes. Unset: every caller may call every RPC.
+    #[arg(
+        global = true,
+        long = "auth-policy-file",
+        env = "GATEWAY_AUTH_POLICY_FILE",
+        value_name = "GATEWAY_AUTH_POLICY_FILE"
+    )]
+    pub policy_file: Option<PathBuf>,
+
     /// Run without caller authentication (a warning is logged at start).
     #[arg(global = true, long = "allow-unauthenticated", env = "GATEWAY_ALLOW_UNAUTHENTICATED", value_name = "GATEWAY_ALLOW_UNAUTHENTICATED", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_unauthenticated: bool,

@@ -25,9 +25,13 @@ use tonic::codegen::{Body, BoxFuture, StdError, http};
 use tonic::server::{Grpc, NamedService, ServerStreamingService};
 use tonic::{Request, Response, Status};
 
+use super::access_status::AccessError;
 use super::event_codec::EventCodec;
+use super::guard::Grant;
 use super::stream_status::StreamError;
 use super::telnyx_api::TelnyxApi;
+use super::trace::TraceContext;
+use crate::audit::{self, ActedOn, Outcome};
 use crate::auth::Caller;
 use crate::metrics::Metrics;
 use api::v1 as pb;
@@ -160,12 +164,41 @@ impl ServerStreamingService<pb::SubscribeRequest> for Subscribe {
     fn call(&mut self, request: Request<pb::SubscribeRequest>) -> Self::Future {
         let service = self.0.clone();
         let caller = request.extensions().get::<Caller>().cloned();
+        let rules = request
+            .extensions()
+            .get::<Grant>()
+            .and_then(|g| g.rules.clone());
+        let trace_id = TraceContext::from_metadata(request.metadata()).trace_id;
         Box::pin(async move {
             let caller = caller.as_ref().map_or("anonymous", Caller::name);
-            let opened = service
-                .subscribe(request.into_inner())
-                .await
-                .map_err(Status::from);
+            let mut request = request.into_inner();
+            // A subscriber only ever receives the event types it may see,
+            // whatever it asks for: its filter is narrowed here, once.
+            let narrowed = match &rules {
+                Some(rules) => rules.event_types(caller, &request.event_types),
+                None if request.event_types.iter().any(|t| t == "*") => Ok(Vec::new()),
+                None => Ok(std::mem::take(&mut request.event_types)),
+            };
+            let opened = match narrowed {
+                Ok(types) => {
+                    request.event_types = types;
+                    service.subscribe(request).await.map_err(Status::from)
+                }
+                Err(denied) => {
+                    service.metrics.record_refusal(caller, denied.reason, false);
+                    let status = Status::from(AccessError::Denied(denied));
+                    audit::Record {
+                        caller,
+                        method: SUBSCRIBE_PATH.trim_start_matches('/'),
+                        acted_on: &ActedOn::default(),
+                        outcome: Outcome::Denied,
+                        code: status.code(),
+                        trace_id: &trace_id,
+                    }
+                    .emit();
+                    Err(status)
+                }
+            };
             let code = opened
                 .as_ref()
                 .map_or_else(Status::code, |_| tonic::Code::Ok);

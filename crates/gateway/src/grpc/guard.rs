@@ -1,5 +1,6 @@
 //! The gate every gRPC call passes before it reaches a service: caller
-//! authentication, and load shedding for control calls.
+//! authentication, the access policy's RPC permissions, the caller's rate
+//! limits, and load shedding for control calls.
 //!
 //! It is one tower layer around the whole server rather than an interceptor
 //! per service, so a service added later is protected without anyone having to
@@ -14,10 +15,15 @@ use std::{
 
 use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
-use crate::auth::Authenticator;
+use super::access_status::AccessError;
+use super::trace::TraceContext;
+use crate::audit::{self, ActedOn, Outcome};
+use crate::auth::{AccessPolicy, Authenticator, Caller, Policy, Rules, identity};
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 
 /// Paths open to everyone.
@@ -31,10 +37,25 @@ const OPEN_PREFIXES: [&str; 3] = [
 /// caller can send any path, so a path is never a label value itself.
 pub const UNKNOWN_METHOD: &str = "unknown";
 
+/// The caller label of metrics for a certificate identity the policy does not
+/// name: any client of the CA can present any name.
+pub const UNKNOWN_CALLER: &str = "unknown";
+
+/// What the guard granted a call, for the services behind it: the caller's
+/// rules (`None` without a policy) and the RPC's full name.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub rules: Option<Arc<Rules>>,
+    /// `package.Service/Method`.
+    pub method: Arc<str>,
+}
+
 /// Builds a `Guard` around the server's services.
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
     auth: Authenticator,
+    access: AccessPolicy,
+    limits: Arc<Limits>,
     in_flight: Arc<Semaphore>,
     metrics: Arc<Metrics>,
     methods: Arc<Methods>,
@@ -77,6 +98,17 @@ impl Methods {
             .map_or(UNKNOWN_METHOD, |m| m.label.as_str())
     }
 
+    /// Every RPC's full name, `package.Service/Method`.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .0
+            .keys()
+            .map(|path| path.trim_start_matches('/').to_owned())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Whether `path` is a server-streaming method of the API.
     pub fn is_stream(&self, path: &str) -> bool {
         self.0.get(path).is_some_and(|m| m.streaming)
@@ -87,14 +119,102 @@ impl GuardLayer {
     /// `max_in_flight` bounds concurrent control calls; beyond it calls are
     /// refused at once with RESOURCE_EXHAUSTED rather than queued, so an
     /// overload shows up as fast errors the callers can back off from.
-    pub fn new(auth: Authenticator, max_in_flight: usize, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        auth: Authenticator,
+        access: AccessPolicy,
+        limits: Arc<Limits>,
+        max_in_flight: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         GuardLayer {
             auth,
+            access,
+            limits,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             metrics,
-            methods: Arc::new(Methods::of(api::descriptor_pool(), "conference_gateway.v1")),
+            methods: Arc::new(api_methods()),
         }
     }
+
+    /// Refuses a call the policy does not allow or the caller's rate does not
+    /// admit, counting and auditing the refusal.
+    async fn admit(
+        &self,
+        policy: &Policy,
+        caller: &Caller,
+        label: &str,
+        method: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Arc<Rules>, Status> {
+        let name = caller.name();
+        let checked = match policy.rules(name) {
+            Ok(rules) => match rules.check_method(name, method) {
+                Ok(()) => match self.limits.check_caller(name, method, &rules).await {
+                    Ok(()) => return Ok(rules),
+                    Err(limited) => AccessError::CallerLimited {
+                        caller: name.to_owned(),
+                        retry_after: limited.retry_after,
+                    },
+                },
+                Err(denied) => denied.into(),
+            },
+            Err(denied) => denied.into(),
+        };
+        let limited = !matches!(checked, AccessError::Denied(_));
+        self.metrics
+            .record_refusal(label, checked.reason(), limited);
+        let status = Status::from(checked);
+        let trace = TraceContext::from_metadata(&tonic::metadata::MetadataMap::from_headers(
+            headers.clone(),
+        ));
+        audit::Record {
+            caller: name,
+            method,
+            acted_on: &ActedOn::default(),
+            outcome: if limited {
+                Outcome::Limited
+            } else {
+                Outcome::Denied
+            },
+            code: status.code(),
+            trace_id: &trace.trace_id,
+        }
+        .emit();
+        Err(status)
+    }
+}
+
+/// The RPCs of the gateway's API.
+pub fn api_methods() -> Methods {
+    Methods::of(api::descriptor_pool(), "conference_gateway.v1")
+}
+
+/// Who made a call: the bearer token's caller; or, with a policy and no token,
+/// the verified client certificate's name the policy knows (else its first
+/// name, which the policy then refuses). The second value says whether the
+/// name is from a bounded set (a metrics label) or a stranger's certificate.
+fn identify(
+    auth: &Authenticator,
+    policy: Option<&Policy>,
+    authorization: Option<&str>,
+    extensions: &http::Extensions,
+) -> Result<(Caller, bool), Status> {
+    if authorization.is_none()
+        && let Some(policy) = policy
+    {
+        let names = extensions
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs)
+            .and_then(|certs| certs.first().map(|c| identity::certificate_names(c)))
+            .unwrap_or_default();
+        if let Some(first) = names.first() {
+            let known = names.iter().find(|n| policy.knows(n));
+            let name = known.unwrap_or(first);
+            return Ok((Caller(Arc::from(name.as_str())), known.is_some()));
+        }
+    }
+    auth.authenticate(authorization)
+        .map(|caller| (caller, true))
 }
 
 impl<S> Layer<S> for GuardLayer {
@@ -135,20 +255,32 @@ where
             return Box::pin(self.inner.call(request));
         }
         let stream = self.layer.methods.is_stream(path);
-        let method = self.layer.methods.label(path);
+        let label = self.layer.methods.label(path).to_owned();
+        let method: Arc<str> = Arc::from(path.trim_start_matches('/'));
 
         let header = request
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let caller = match self.layer.auth.authenticate(header) {
-            Ok(caller) => caller,
+        let policy = self.layer.access.current();
+        let (caller, bounded) = match identify(
+            &self.layer.auth,
+            policy.as_deref(),
+            header,
+            request.extensions(),
+        ) {
+            Ok(identified) => identified,
             Err(status) => {
                 self.layer
                     .metrics
-                    .count_rpc(method, status.code(), "unauthenticated");
+                    .count_rpc(&label, status.code(), "unauthenticated");
                 return reject(status);
             }
+        };
+        let caller_label = if bounded {
+            caller.name().to_owned()
+        } else {
+            UNKNOWN_CALLER.to_owned()
         };
 
         let permit = if stream {
@@ -162,18 +294,37 @@ where
                     );
                     self.layer
                         .metrics
-                        .count_rpc(method, status.code(), caller.name());
+                        .count_rpc(&label, status.code(), &caller_label);
                     return reject(status);
                 }
             }
         };
-        request.extensions_mut().insert(caller);
 
         // The clone that was polled ready is the one called; the fresh clone
         // stays behind for the next call (tower's usual pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
         Box::pin(async move {
+            let rules = match &policy {
+                Some(policy) => {
+                    match layer
+                        .admit(policy, &caller, &caller_label, &method, request.headers())
+                        .await
+                    {
+                        Ok(rules) => Some(rules),
+                        Err(status) => {
+                            layer
+                                .metrics
+                                .count_rpc(&label, status.code(), &caller_label);
+                            return Ok(status.into_http());
+                        }
+                    }
+                }
+                None => None,
+            };
+            request.extensions_mut().insert(caller);
+            request.extensions_mut().insert(Grant { rules, method });
             let response = inner.call(request).await;
             drop(permit);
             response

@@ -9,9 +9,12 @@
 //! - `status`, `stream_status` and `state_status`: every error of a control
 //!   call, an event stream and a state call becomes a status there, and
 //!   nowhere else.
-//! - `guard`: authentication, load shedding and per-call metrics for every service.
+//! - `guard`: authentication, the access policy's RPC permissions, caller
+//!   rate limits, load shedding and per-call metrics for every service.
+//! - `access_status`: every refusal by the policy or a limit becomes a status there.
 //! - `deadline`, `trace`: the caller's deadline and W3C trace context.
 
+mod access_status;
 mod deadline;
 mod event_codec;
 mod event_service;
@@ -23,8 +26,9 @@ mod stream_status;
 mod telnyx_api;
 mod trace;
 
+pub use access_status::{ACCESS_ERROR_DOMAIN, AccessError};
 pub use event_service::EventService;
-pub use guard::GuardLayer;
+pub use guard::{GuardLayer, api_methods};
 pub use state_service::StateService;
 pub use state_status::{STATE_ERROR_DOMAIN, StateError};
 pub use status::{ERROR_DOMAIN, GatewayError};

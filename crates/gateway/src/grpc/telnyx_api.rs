@@ -14,10 +14,14 @@ use prost_reflect::DynamicMessage;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::access_status::AccessError;
 use super::deadline;
+use super::guard::Grant;
 use super::status::GatewayError;
 use super::trace::TraceContext;
-use crate::auth::Caller;
+use crate::audit::{self, ActedOn, Outcome};
+use crate::auth::{Caller, Resource, Rules};
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use api::v1 as pb;
 use mapping::{Catalog, Operation};
@@ -31,6 +35,26 @@ pub struct TelnyxApi {
     client: Arc<TelnyxClient>,
     metrics: Arc<Metrics>,
     default_deadline: Duration,
+    limits: Arc<Limits>,
+}
+
+/// Why a control call failed: refused by the policy or a limit (counted and
+/// audited as such), or anything else.
+enum Failure {
+    Access(AccessError),
+    Other(Status),
+}
+
+impl From<Status> for Failure {
+    fn from(status: Status) -> Self {
+        Failure::Other(status)
+    }
+}
+
+impl From<GatewayError> for Failure {
+    fn from(error: GatewayError) -> Self {
+        Failure::Other(error.into())
+    }
 }
 
 impl TelnyxApi {
@@ -45,7 +69,16 @@ impl TelnyxApi {
             client: Arc::new(client),
             metrics,
             default_deadline,
+            limits: Arc::new(Limits::new(None)),
         }
+    }
+
+    /// Shares `limits` (the account's dial limit) with the rest of the
+    /// gateway, instead of limits of its own.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Runs one RPC in its own span (caller, trace id) and counts it.
@@ -62,6 +95,12 @@ impl TelnyxApi {
         let mut trace = TraceContext::from_metadata(request.metadata());
         let caller = request.extensions().get::<Caller>().cloned();
         let caller = caller.as_ref().map_or("anonymous", Caller::name);
+        let grant = request.extensions().get::<Grant>().cloned();
+        let method = grant
+            .as_ref()
+            .map_or_else(|| Req::full_name().to_string(), |g| g.method.to_string());
+        let rules = grant.and_then(|g| g.rules);
+        let mut acted_on = ActedOn::default();
         let span = tracing::info_span!(
             "rpc",
             otel.kind = "server",
@@ -75,12 +114,42 @@ impl TelnyxApi {
         span.record("trace_id", trace.trace_id.as_str());
         span.record("span_id", trace.span_id.as_str());
         let outcome = self
-            .execute(operation, request, &trace)
+            .execute(
+                operation,
+                request,
+                &trace,
+                (caller, rules.as_deref()),
+                &mut acted_on,
+            )
             .instrument(span)
             .await;
+        let (outcome, audited) = match outcome {
+            Ok(response) => (Ok(response), Outcome::Ok),
+            Err(Failure::Other(status)) => (Err(status), Outcome::Failed),
+            Err(Failure::Access(refused)) => {
+                let limited = !matches!(refused, AccessError::Denied(_));
+                self.metrics
+                    .record_refusal(caller, refused.reason(), limited);
+                let audited = if limited {
+                    Outcome::Limited
+                } else {
+                    Outcome::Denied
+                };
+                (Err(Status::from(refused)), audited)
+            }
+        };
         let code = outcome
             .as_ref()
             .map_or_else(Status::code, |_| tonic::Code::Ok);
+        audit::Record {
+            caller,
+            method: &method,
+            acted_on: &acted_on,
+            outcome: audited,
+            code,
+            trace_id: &trace.trace_id,
+        }
+        .emit();
         self.metrics.record_rpc(
             operation.short_name(),
             code,
@@ -90,13 +159,16 @@ impl TelnyxApi {
         outcome.map(Response::new)
     }
 
-    /// Validates the request, sends it to Telnyx and reads the answer back.
+    /// Validates the request, checks it against the caller's resources and
+    /// the account's limits, sends it to Telnyx and reads the answer back.
     async fn execute<Req, Resp>(
         &self,
         operation: &Operation,
         request: Request<Req>,
         trace: &TraceContext,
-    ) -> Result<Resp, Status>
+        (caller, rules): (&str, Option<&Rules>),
+        acted_on: &mut ActedOn,
+    ) -> Result<Resp, Failure>
     where
         Req: prost::Message,
         Resp: prost::Message + Default,
@@ -107,6 +179,19 @@ impl TelnyxApi {
         message
             .transcode_from(request.get_ref())
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        *acted_on = ActedOn::of(&message);
+        if let Some(rules) = rules {
+            for resource in Resource::ALL {
+                let value = match resource {
+                    Resource::Connection => &acted_on.connection_id,
+                    Resource::Queue => &acted_on.queue_name,
+                    Resource::Application => &acted_on.application_id,
+                };
+                rules
+                    .check_resource(caller, resource, value)
+                    .map_err(|denied| Failure::Access(denied.into()))?;
+            }
+        }
         let planned = self
             .catalog
             .build_call(operation, &message)
@@ -119,6 +204,13 @@ impl TelnyxApi {
             deadline,
             traceparent: Some(&traceparent),
         };
+        if operation.short_name() == DIAL {
+            self.limits.admit_dial(deadline).await.map_err(|limited| {
+                Failure::Access(AccessError::AccountLimited {
+                    retry_after: limited.retry_after,
+                })
+            })?;
+        }
         let started = Instant::now();
         let outcome = self
             .client
@@ -144,6 +236,9 @@ impl TelnyxApi {
             .map_err(|e| GatewayError::Internal(e.to_string()))?)
     }
 }
+
+/// The operation Telnyx's account-wide dial limit applies to.
+const DIAL: &str = "Dial";
 
 /// Implements a generated service trait by forwarding every RPC to `invoke`.
 /// Items after the table complete the trait for RPCs served elsewhere.

@@ -7,13 +7,13 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 /// A CA, and a certificate and key it issued for `name`, as PEM.
-struct Pki {
-    ca: String,
-    cert: String,
-    key: String,
+pub(crate) struct Pki {
+    pub(crate) ca: String,
+    pub(crate) cert: String,
+    pub(crate) key: String,
 }
 
-fn issue(ca: &CertifiedIssuer<'static, KeyPair>, name: &str) -> (String, String) {
+pub(crate) fn issue(ca: &CertifiedIssuer<'static, KeyPair>, name: &str) -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let cert = CertificateParams::new(vec![name.to_owned()])
         .unwrap()
@@ -22,13 +22,13 @@ fn issue(ca: &CertifiedIssuer<'static, KeyPair>, name: &str) -> (String, String)
     (cert.pem(), key.serialize_pem())
 }
 
-fn authority() -> CertifiedIssuer<'static, KeyPair> {
+pub(crate) fn authority() -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::new(Vec::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
 }
 
-fn server_pki() -> (CertifiedIssuer<'static, KeyPair>, Pki) {
+pub(crate) fn server_pki() -> (CertifiedIssuer<'static, KeyPair>, Pki) {
     let ca = authority();
     let (cert, key) = issue(&ca, "localhost");
     let pki = Pki {
@@ -39,7 +39,7 @@ fn server_pki() -> (CertifiedIssuer<'static, KeyPair>, Pki) {
     (ca, pki)
 }
 
-async fn connect(
+pub(crate) async fn connect(
     gateway: &TestGateway,
     tls: ClientTlsConfig,
 ) -> Result<Channel, tonic::transport::Error> {
