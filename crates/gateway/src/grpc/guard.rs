@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
+use super::stream_caps::{self, ANONYMOUS, StreamCaps, StreamSlot, StreamSlots};
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 
@@ -26,6 +27,10 @@ const OPEN_PREFIXES: [&str; 3] = [
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
+
+/// The one open path that streams: it counts against the stream caps as the
+/// caller `anonymous`.
+const HEALTH_WATCH_PATH: &str = "/grpc.health.v1.Health/Watch";
 
 /// The `method` label of a path that names no RPC of the gateway's API. Any
 /// caller can send any path, so a path is never a label value itself.
@@ -38,6 +43,7 @@ pub struct GuardLayer {
     in_flight: Arc<Semaphore>,
     metrics: Arc<Metrics>,
     methods: Arc<Methods>,
+    streams: Arc<StreamSlots>,
 }
 
 /// Every RPC path of the API, read once from the descriptors: its `method`
@@ -93,7 +99,14 @@ impl GuardLayer {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             metrics,
             methods: Arc::new(Methods::of(api::descriptor_pool(), "conference_gateway.v1")),
+            streams: StreamSlots::new(StreamCaps::default()),
         }
+    }
+
+    /// Caps open streams per caller and per connection.
+    pub fn with_stream_caps(mut self, caps: StreamCaps) -> Self {
+        self.streams = StreamSlots::new(caps);
+        self
     }
 }
 
@@ -132,7 +145,14 @@ where
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let path = request.uri().path();
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
-            return Box::pin(self.inner.call(request));
+            if path != HEALTH_WATCH_PATH {
+                return Box::pin(self.inner.call(request));
+            }
+            let connection = stream_caps::connection_of(&request);
+            return match self.layer.streams.acquire(ANONYMOUS, connection) {
+                Ok(slot) => self.call_inner(request, None, Some(slot)),
+                Err(status) => reject(status),
+            };
         }
         let stream = self.layer.methods.is_stream(path);
         let method = self.layer.methods.label(path);
@@ -151,7 +171,21 @@ where
             }
         };
 
+        let mut slot = None;
         let permit = if stream {
+            match self
+                .layer
+                .streams
+                .acquire(caller.name(), stream_caps::connection_of(&request))
+            {
+                Ok(acquired) => slot = Some(acquired),
+                Err(status) => {
+                    self.layer
+                        .metrics
+                        .count_rpc(method, status.code(), caller.name());
+                    return reject(status);
+                }
+            }
             None
         } else {
             match Arc::clone(&self.layer.in_flight).try_acquire_owned() {
@@ -168,7 +202,24 @@ where
             }
         };
         request.extensions_mut().insert(caller);
+        self.call_inner(request, permit, slot)
+    }
+}
 
+impl<S> Guard<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    /// Calls the service; a control call's permit is held until it answered,
+    /// a stream's place until its body is dropped.
+    fn call_inner(
+        &mut self,
+        request: http::Request<Body>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        slot: Option<StreamSlot>,
+    ) -> BoxFuture<'static, Result<http::Response<Body>, S::Error>> {
         // The clone that was polled ready is the one called; the fresh clone
         // stays behind for the next call (tower's usual pattern).
         let clone = self.inner.clone();
@@ -176,7 +227,10 @@ where
         Box::pin(async move {
             let response = inner.call(request).await;
             drop(permit);
-            response
+            match slot {
+                Some(slot) => response.map(|response| stream_caps::hold(response, slot)),
+                None => response,
+            }
         })
     }
 }

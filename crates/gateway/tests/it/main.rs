@@ -8,6 +8,7 @@
 
 mod support;
 
+mod abuse;
 mod call_commands;
 mod call_flows;
 mod call_service;
