@@ -13,6 +13,7 @@
 //! - `deadline`, `trace`: the caller's deadline and W3C trace context.
 
 mod deadline;
+pub mod echo;
 mod event_codec;
 mod event_service;
 mod filter_limits;

@@ -5,7 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use api::v1::{SubscribeRequest, event_service_client::EventServiceClient};
+use api::v1::{
+    EndConferenceRequest, ListConferencesRequest, SubscribeRequest,
+    conference_service_client::ConferenceServiceClient, event_service_client::EventServiceClient,
+};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -14,10 +17,13 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_types::StatusExt as _;
 use wiremock::MockServer;
 
 use crate::process::Gateway;
-use crate::support::{AuthedChannel, BearerToken, TEST_CALLER_TOKEN, webhook};
+use crate::support::{
+    AuthedChannel, BearerToken, TEST_CALLER_TOKEN, telnyx, telnyx_error, webhook,
+};
 
 /// The resident memory of process `pid`, in KiB, from `/proc/PID/status`.
 fn rss_kib(pid: u32) -> u64 {
@@ -414,5 +420,129 @@ async fn heavy_filters_do_not_hold_up_webhooks() {
             None => first_order = Some(ids),
         }
     }
+    stop(gateway).await;
+}
+
+#[tokio::test]
+async fn a_huge_telnyx_error_detail_becomes_a_short_status() {
+    let telnyx_mock = MockServer::start().await;
+    let detail = format!("{}\u{1b}[2J", "d".repeat(2 * 1024 * 1024));
+    telnyx("POST", "/conferences/c1/actions/end")
+        .respond_with(telnyx_error(422, "10015", "Invalid value", &detail))
+        .mount(&telnyx_mock)
+        .await;
+    let gateway = Gateway::start(&telnyx_mock, &[]).await;
+    let status = ConferenceServiceClient::new(gateway.channel().await)
+        .end_conference(EndConferenceRequest {
+            conference_id: "c1".into(),
+            command_id: "cmd-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{:?}", status.code());
+    assert!(
+        status
+            .message()
+            .starts_with("Telnyx answered 422: 10015 Invalid value (ddd"),
+        "{}",
+        &status.message()[..80]
+    );
+    assert!(status.message().len() < 2048, "{}", status.message().len());
+    assert!(status.message().ends_with(" bytes)"));
+    let info = status.get_details_error_info().expect("an ErrorInfo");
+    assert!(info.metadata["detail"].len() < 1024);
+    assert!(
+        info.metadata["detail"].ends_with(&format!("…({} bytes)", detail.len())),
+        "{}",
+        info.metadata["detail"]
+    );
+    stop(gateway).await;
+}
+
+/// A stand-in for Telnyx that answers every request 200 with `total` bytes
+/// of JSON white space, streamed in chunks without a declared length, so the
+/// gateway can only find out how large it is by reading it. Its base URL.
+async fn streaming_telnyx(total: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 8192];
+                let _ = stream.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                            transfer-encoding: chunked\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = [b"10000\r\n".as_slice(), &[b' '; 0x10000], b"\r\n"].concat();
+                for _ in 0..total / 0x10000 {
+                    if stream.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = stream.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    format!("http://{address}/v2")
+}
+
+#[tokio::test]
+async fn a_50_mb_upstream_answer_is_refused_without_being_held() {
+    let telnyx_mock = MockServer::start().await;
+    let streaming = streaming_telnyx(50 * 1024 * 1024).await;
+    let gateway = Gateway::start(
+        &telnyx_mock,
+        &[
+            ("TELNYX_BASE_URL", &streaming),
+            ("TELNYX_MAX_RETRIES", "0"),
+            ("TELNYX_MAX_RESPONSE_BYTES", "1048576"),
+        ],
+    )
+    .await;
+    let channel = gateway.channel().await;
+    let client = reqwest::Client::new();
+    assert_eq!(post_webhook(&client, &gateway).await, 200);
+    let rss_before = rss_kib(gateway.pid());
+    // Ten calls, each answered 50 MB, while Telnyx keeps posting webhooks.
+    let calls = async {
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            answers.push(
+                ConferenceServiceClient::new(channel.clone())
+                    .list_conferences(ListConferencesRequest::default())
+                    .await,
+            );
+        }
+        answers
+    };
+    let webhooks = async {
+        let mut statuses = Vec::new();
+        for _ in 0..20 {
+            statuses.push(post_webhook(&client, &gateway).await);
+        }
+        statuses
+    };
+    let (answers, webhooks) = tokio::join!(calls, webhooks);
+    assert!(webhooks.iter().all(|status| *status == 200), "{webhooks:?}");
+    for answer in answers {
+        let status = answer.unwrap_err();
+        assert_eq!(status.code(), Code::Internal, "{status:?}");
+        assert_eq!(
+            status.message(),
+            "Telnyx answered with more than 1048576 bytes (TELNYX_MAX_RESPONSE_BYTES); the \
+             answer was dropped"
+        );
+    }
+    let rss_after = rss_kib(gateway.pid());
+    println!("50 MB answers: RSS {rss_before} KiB before, {rss_after} KiB after ten");
+    // Each answer was cut at the cap (1 MiB here): the process holds little
+    // more than the allocator's retention of those buffers, where reading
+    // the answers whole took over 100 MB per call.
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "memory grew from {rss_before} KiB to {rss_after} KiB"
+    );
     stop(gateway).await;
 }
