@@ -253,9 +253,32 @@ async fn huge_filters_are_refused_naming_the_limit() {
         status.message()
     );
     assert!(status.message().len() < 512, "{}", status.message().len());
-    // Within the limits, a subscription starts.
+    // Twenty at once, each a 4 MB pattern of control characters: all refused
+    // by size, none quoted, and the memory they took is given back.
+    let rss_before = rss_kib(gateway.pid());
+    let refusals = futures::future::join_all((0..20).map(|_| {
+        let mut events = events.clone();
+        async move {
+            let pattern = "\u{1}".repeat(4_000_000);
+            events.subscribe(subscribe_to(vec![pattern])).await
+        }
+    }))
+    .await;
+    for refusal in refusals {
+        let status = refusal.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().len() < 512);
+    }
+    let rss_after = rss_kib(gateway.pid());
+    println!("20 x 4 MB patterns: RSS {rss_before} KiB before, {rss_after} KiB after");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "memory grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    // Within the limits, a subscription starts, and webhooks are accepted.
     let within: Vec<String> = (0..64).map(|i| format!("call.event{i}")).collect();
     events.subscribe(subscribe_to(within)).await.unwrap();
+    assert_eq!(post_webhook(&reqwest::Client::new(), &gateway).await, 200);
     stop(gateway).await;
 }
 
