@@ -110,12 +110,12 @@ pub struct ServerSettings {
     /// hold at once; more is RESOURCE_EXHAUSTED. Unauthenticated streams
     /// (health `Watch`, or every stream under GATEWAY_ALLOW_UNAUTHENTICATED)
     /// share the caller `anonymous`.
-    #[arg(global = true, long = "max-streams-per-caller", env = "GATEWAY_MAX_STREAMS_PER_CALLER", value_name = "GATEWAY_MAX_STREAMS_PER_CALLER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(global = true, long = "max-streams-per-caller", env = "GATEWAY_MAX_STREAMS_PER_CALLER", value_name = "GATEWAY_MAX_STREAMS_PER_CALLER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_streams_per_caller: u32,
 
     /// Open streams one gRPC connection may carry at once; more is
     /// RESOURCE_EXHAUSTED.
-    #[arg(global = true, long = "max-streams-per-connection", env = "GATEWAY_MAX_STREAMS_PER_CONNECTION", value_name = "GATEWAY_MAX_STREAMS_PER_CONNECTION", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(global = true, long = "max-streams-per-connection", env = "GATEWAY_MAX_STREAMS_PER_CONNECTION", value_name = "GATEWAY_MAX_STREAMS_PER_CONNECTION", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_streams_per_connection: u32,
 }
 

@@ -32,8 +32,8 @@ impl Default for StreamCaps {
     /// The documented defaults.
     fn default() -> Self {
         StreamCaps {
-            per_caller: 256,
-            per_connection: 64,
+            per_caller: 1024,
+            per_connection: 512,
         }
     }
 }
