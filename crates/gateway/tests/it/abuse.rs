@@ -156,6 +156,41 @@ async fn slow_headers_are_cut_off_while_probes_and_webhooks_keep_answering() {
 }
 
 #[tokio::test]
+async fn idle_kept_alive_connections_are_closed() {
+    let telnyx_mock = MockServer::start().await;
+    let gateway = Gateway::start(
+        &telnyx_mock,
+        &[
+            ("GATEWAY_HTTP_IDLE_TIMEOUT_MS", "500"),
+            ("GATEWAY_HTTP_HEADER_TIMEOUT_MS", "60000"),
+        ],
+    )
+    .await;
+    let mut stream = TcpStream::connect(format!("127.0.0.1:{}", gateway.http))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.ends_with(b"ok\n") {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(read > 0, "closed before answering");
+        answer.extend_from_slice(&buf[..read]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    // Kept alive, then closed once idle for the idle timeout, long before
+    // the header timeout.
+    assert!(closed_within(&mut stream, Duration::from_secs(5)).await);
+    stop(gateway).await;
+}
+
+#[tokio::test]
 async fn slow_bodies_get_408_and_the_probes_answer_on_the_reserve() {
     let telnyx_mock = MockServer::start().await;
     let gateway = Gateway::start(
