@@ -1,26 +1,29 @@
 //! A subscriber's filter, checked once per event and subscriber on the hot path.
 //!
-//! Patterns are parsed once at subscription, so matching is a few string
-//! comparisons; the hub also uses the most selective id of a filter to index
+//! Patterns are parsed once at subscription into sets, so matching costs a
+//! few hash lookups (one per segment of the event's type) however many
+//! patterns the filter holds; the hub also uses the most selective id of a filter to index
 //! subscribers, so an event is only checked against the subscribers that can
 //! want it (see [`super::hub`]).
+
+use std::collections::HashSet;
 
 use super::model::Event;
 
 /// Which events a subscriber receives. All given parts must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
-    /// Empty: every type.
-    types: Vec<TypePattern>,
+    /// Exact event types; with `prefixes` empty: every type.
+    exact: HashSet<String>,
+    /// `conference.*`, stored with its trailing dot: `conference.`.
+    prefixes: HashSet<String>,
     pub conference_id: Option<String>,
     pub call_control_id: Option<String>,
     pub queue: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
 enum TypePattern {
     Exact(String),
-    /// `conference.*`, stored with its trailing dot: `conference.`.
     Prefix(String),
 }
 
@@ -40,13 +43,18 @@ impl Filter {
         call_control_id: &str,
         queue: &str,
     ) -> Result<Self, InvalidFilter> {
-        let types = event_types
-            .iter()
-            .map(|pattern| parse_pattern(pattern))
-            .collect::<Result<_, _>>()?;
+        let mut exact = HashSet::new();
+        let mut prefixes = HashSet::new();
+        for pattern in event_types {
+            match parse_pattern(pattern)? {
+                TypePattern::Exact(name) => exact.insert(name),
+                TypePattern::Prefix(prefix) => prefixes.insert(prefix),
+            };
+        }
         let given = |value: &str| (!value.is_empty()).then(|| value.to_owned());
         Ok(Filter {
-            types,
+            exact,
+            prefixes,
             conference_id: given(conference_id),
             call_control_id: given(call_control_id),
             queue: given(queue),
@@ -60,11 +68,17 @@ impl Filter {
         id_matches(&self.conference_id, &event.keys.conference_id)
             && id_matches(&self.call_control_id, &event.keys.call_control_id)
             && id_matches(&self.queue, &event.keys.queue)
-            && (self.types.is_empty()
-                || self.types.iter().any(|pattern| match pattern {
-                    TypePattern::Exact(name) => *name == event.event_type,
-                    TypePattern::Prefix(prefix) => event.event_type.starts_with(prefix.as_str()),
-                }))
+            && self.wants_type(&event.event_type)
+    }
+
+    fn wants_type(&self, event_type: &str) -> bool {
+        if self.exact.is_empty() && self.prefixes.is_empty() {
+            return true;
+        }
+        self.exact.contains(event_type)
+            || event_type
+                .match_indices('.')
+                .any(|(dot, _)| self.prefixes.contains(&event_type[..=dot]))
     }
 }
 

@@ -372,3 +372,56 @@ impl Drop for Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt as _;
+
+    use super::*;
+    use crate::cursor::{Cursor, Position};
+    use crate::model::Keys;
+
+    fn event(sequence: u64) -> Arc<Event> {
+        Arc::new(Event {
+            id: format!("e{sequence}"),
+            event_type: "call.hangup".into(),
+            keys: Keys::default(),
+            cursor: Cursor {
+                epoch: 1,
+                position: Position::new(sequence, 0),
+            },
+            encoded: Default::default(),
+        })
+    }
+
+    /// Feeding (what a webhook waits for) never evaluates a filter: on a
+    /// single-threaded runtime, every event is fed before any dispatcher has
+    /// run, however many and however large the subscribers' filters are; the
+    /// filters are evaluated afterwards, by the dispatchers.
+    #[tokio::test]
+    async fn feeding_evaluates_no_filter() {
+        let hub = Hub::with_shards(64, 2);
+        let patterns: Vec<String> = (0..64)
+            .map(|i| format!("conference.custom{i}.*"))
+            .chain(["call.hangup".to_owned()])
+            .collect();
+        let mut subscriptions: Vec<Subscription> = (0..500)
+            .map(|_| hub.subscribe(Filter::new(&patterns, "", "", "").unwrap()))
+            .collect();
+        for sequence in 1..=32 {
+            let permit = hub.feed().try_reserve().expect("room in the feed");
+            permit.send(event(sequence));
+        }
+        // Nothing delivered yet: no filter was checked while feeding.
+        for subscription in &mut subscriptions {
+            assert!(subscription.recv().now_or_never().is_none());
+        }
+        // The dispatchers then match and deliver everything, in order.
+        for subscription in &mut subscriptions {
+            for sequence in 1..=32 {
+                let received = subscription.recv().await.unwrap();
+                assert_eq!(received.cursor.position, Position::new(sequence, 0));
+            }
+        }
+    }
+}

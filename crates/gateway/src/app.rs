@@ -7,7 +7,6 @@
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
@@ -15,7 +14,8 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::auth::{AccessPolicy, AuthError, Authenticator};
 use crate::config::{Config, ConfigError, ListenAddr};
-use crate::grpc::{EventService, GuardLayer, StateService, TelnyxApi};
+use crate::grpc::{EventService, FilterLimits, GuardLayer, StateService, StreamCaps, TelnyxApi};
+use crate::http::connections::HttpLimits;
 use crate::http::{HttpState, Readiness};
 use crate::limits::{Limits, Shared};
 use crate::metrics::Metrics;
@@ -28,6 +28,15 @@ use telnyx_client::TelnyxClient;
 /// drop quiet connections, and detect dead peers.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Concurrent HTTP/2 streams one gRPC connection may open (tonic sets no
+/// limit otherwise): one client cannot make the server track an unbounded
+/// number of calls. Clients queue beyond it rather than fail.
+const GRPC_MAX_STREAMS_PER_CONNECTION: u32 = 1024;
+
+/// TCP keepalive on gRPC connections, so peers that vanished without a word
+/// (a node gone, a NAT entry dropped) stop holding a socket.
+const GRPC_TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// How long the gateway waits at start for the live state to fold the event
 /// history, when the bus is up; `StateService` answers UNAVAILABLE until then.
@@ -60,8 +69,6 @@ pub enum AppError {
     Limits(String),
     #[error("gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
-    #[error("HTTP server failed: {0}")]
-    Http(io::Error),
 }
 
 impl AppError {
@@ -97,6 +104,9 @@ pub struct Application {
     shutdown_grace: Duration,
     max_concurrent_calls: usize,
     max_message_bytes: usize,
+    http_limits: HttpLimits,
+    filter_limits: FilterLimits,
+    stream_caps: StreamCaps,
 }
 
 impl Application {
@@ -175,6 +185,9 @@ impl Application {
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             max_concurrent_calls: config.server.max_concurrent_calls as usize,
             max_message_bytes: config.server.max_message_bytes as usize,
+            http_limits: config.server.http_limits(),
+            filter_limits: config.events.filter_limits(),
+            stream_caps: config.server.stream_caps(),
         })
     }
 
@@ -254,7 +267,8 @@ impl Application {
         let limit = self.max_message_bytes;
         let mut builder = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
-            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            .max_concurrent_streams(GRPC_MAX_STREAMS_PER_CONNECTION);
         if let Some(tls) = self.tls {
             builder = builder.tls_config(tls)?;
         }
@@ -264,7 +278,8 @@ impl Application {
             self.limits,
             self.max_concurrent_calls,
             Arc::clone(&self.metrics),
-        );
+        )
+        .with_stream_caps(self.stream_caps);
         let grpc = builder
             .layer(guard)
             .add_service(health_service)
@@ -287,20 +302,25 @@ impl Application {
             )
             // Event streams end on `stopping` with UNAVAILABLE rather than
             // hold the listener open through the drain.
-            .add_service(EventService::new(
-                self.bus,
-                self.api,
-                limit,
-                stopping.clone(),
-                Arc::clone(&self.metrics),
-            ))
+            .add_service(
+                EventService::new(
+                    self.bus,
+                    self.api,
+                    limit,
+                    stopping.clone(),
+                    Arc::clone(&self.metrics),
+                )
+                .with_filter_limits(self.filter_limits),
+            )
             .add_service(
                 StateService::new(self.state, stopping.clone(), Arc::clone(&self.metrics))
                     .server(limit),
             )
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY a streamed event can wait out a delayed ACK (~40 ms).
-                TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true)),
+                TcpIncoming::from(self.grpc_listener)
+                    .with_nodelay(Some(true))
+                    .with_keepalive(Some(GRPC_TCP_KEEPALIVE)),
                 stopping.clone().cancelled_owned(),
             );
 
@@ -312,13 +332,12 @@ impl Application {
         // "not ready: shutting down" (and metrics stay scrapeable) until the
         // last in-flight call is done.
         let drained = CancellationToken::new();
-        let http_listener = self.http_listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
-            }
-        });
-        let http = axum::serve(http_listener, crate::http::router(state, self.webhook))
-            .with_graceful_shutdown(drained.clone().cancelled_owned());
+        let http = crate::http::connections::serve(
+            self.http_listener,
+            crate::http::router(state, self.webhook),
+            self.http_limits,
+            drained.clone(),
+        );
 
         tracing::info!(grpc = %grpc_addr, http = %http_addr, "conference-gateway listening");
         self.readiness.set_started();
@@ -329,9 +348,8 @@ impl Application {
                 drained.cancel();
                 result
             };
-            let (grpc, http) = tokio::join!(grpc, async { http.await.map_err(AppError::Http) });
-            grpc?;
-            http
+            let (grpc, ()) = tokio::join!(grpc, http);
+            grpc
         };
         let grace = self.shutdown_grace;
         let deadline = async move {

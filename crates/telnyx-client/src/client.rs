@@ -23,7 +23,15 @@ pub struct TelnyxConfig {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The largest answer read, in bytes; a larger one is refused with
+    /// [`TelnyxError::TooLarge`] once this much has arrived, or at once when
+    /// its declared length says so.
+    pub max_response_bytes: usize,
 }
+
+/// The documented default of `max_response_bytes`: 8 MiB, far above any
+/// answer of Telnyx's API (a full page of 250 records is under 1 MiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +54,7 @@ pub struct TelnyxClient {
     authorization: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
+    max_response_bytes: usize,
     observer: Arc<dyn Observer>,
 }
 
@@ -94,6 +103,7 @@ impl TelnyxClient {
             authorization,
             timeout: config.timeout,
             retry: config.retry,
+            max_response_bytes: config.max_response_bytes,
             observer,
         })
     }
@@ -148,7 +158,9 @@ impl TelnyxClient {
                 TelnyxError::Unreachable(_) => true,
                 TelnyxError::Connection(_) => context.idempotent,
                 TelnyxError::Timeout(_) => context.idempotent,
-                TelnyxError::DeadlineExhausted | TelnyxError::MalformedBody(_) => false,
+                TelnyxError::DeadlineExhausted
+                | TelnyxError::MalformedBody(_)
+                | TelnyxError::TooLarge { .. } => false,
             };
             if !retryable || *retries >= self.retry.max_retries {
                 return Err(error);
@@ -197,10 +209,9 @@ impl TelnyxClient {
             .map_err(|e| (classify(e, timeout), None))?;
         let status = response.status();
         let wait = retry_after(response.headers());
-        let body = response
-            .bytes()
+        let body = read_capped(response, self.max_response_bytes, timeout)
             .await
-            .map_err(|e| (classify(e, timeout), None))?;
+            .map_err(|e| (e, None))?;
         if status.is_success() {
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Json::Null);
@@ -217,6 +228,33 @@ impl TelnyxClient {
             wait,
         ))
     }
+}
+
+/// Reads an answer's body, refusing it as soon as it is known to exceed
+/// `limit`: by its declared length before reading anything, or while it
+/// streams in; never more than `limit` bytes are held.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, TelnyxError> {
+    let too_large = || TelnyxError::TooLarge { limit };
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared.map_or(0, |length| length as usize));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| classify(error, timeout))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// HTTP statuses as metric labels, without allocating for the common ones.
@@ -274,7 +312,100 @@ mod tests {
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             retry: RetryPolicy { max_retries: 0 },
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// A server that answers every request 200 with `chunks` chunks of 64
+    /// KiB, chunked (no declared length), or with a declared length when
+    /// `declare` is set. Its address.
+    async fn streaming_server(chunks: usize, declare: bool) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request).await;
+                    let chunk = vec![b' '; 64 * 1024];
+                    let head = if declare {
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            chunks * chunk.len()
+                        )
+                    } else {
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".to_owned()
+                    };
+                    if stream.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    for _ in 0..chunks {
+                        let written = if declare {
+                            stream.write_all(&chunk).await
+                        } else {
+                            let framed =
+                                [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"]
+                                    .concat();
+                            stream.write_all(&framed).await
+                        };
+                        if written.is_err() {
+                            return;
+                        }
+                    }
+                    if !declare {
+                        let _ = stream.write_all(b"0\r\n\r\n").await;
+                    }
+                });
+            }
+        });
+        format!("http://{address}/v2")
+    }
+
+    async fn get_with_cap(base_url: String, limit: usize) -> Result<Json, TelnyxError> {
+        let mut config = config("KEY");
+        config.base_url = base_url.parse().unwrap();
+        config.timeout = Duration::from_secs(10);
+        config.max_response_bytes = limit;
+        let client = TelnyxClient::new(&config, Arc::new(NoObserver)).unwrap();
+        let call = RestCall {
+            method: reqwest::Method::GET,
+            path: "/conferences".to_owned(),
+            query: Vec::new(),
+            body: None,
+        };
+        client
+            .send(
+                &call,
+                CallContext {
+                    operation: "ListConferences",
+                    idempotent: true,
+                    deadline: Instant::now() + Duration::from_secs(10),
+                    traceparent: None,
+                },
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_answer_beyond_the_cap_is_refused_declared_or_streamed() {
+        // 20 MiB against a 1 MiB cap, with and without a declared length.
+        for declare in [true, false] {
+            let url = streaming_server(320, declare).await;
+            let error = get_with_cap(url, 1024 * 1024).await.unwrap_err();
+            assert!(
+                matches!(error, TelnyxError::TooLarge { limit: 1_048_576 }),
+                "{error}"
+            );
+            assert_eq!(
+                error.to_string(),
+                "Telnyx answered with more than 1048576 bytes (TELNYX_MAX_RESPONSE_BYTES); the \
+                 answer was dropped"
+            );
+        }
+        // Within the cap, the same answer is read (white space: JSON null).
+        let url = streaming_server(4, false).await;
+        assert_eq!(get_with_cap(url, 1024 * 1024).await.unwrap(), Json::Null);
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub enum TelnyxError {
     /// The connection broke after the request may have been sent.
     #[error("the connection to Telnyx broke: {0}")]
     Connection(String),
+    /// Telnyx's answer was larger than the client reads (`max_response_bytes`).
+    #[error(
+        "Telnyx answered with more than {limit} bytes (TELNYX_MAX_RESPONSE_BYTES); the answer was dropped"
+    )]
+    TooLarge { limit: usize },
     /// Telnyx answered 2xx with a body that is not JSON.
     #[error("Telnyx answered with a body that is not JSON: {0}")]
     MalformedBody(String),
@@ -37,6 +42,7 @@ impl TelnyxError {
             TelnyxError::Unreachable(_) => "unreachable",
             TelnyxError::Connection(_) => "connection",
             TelnyxError::MalformedBody(_) => "malformed_body",
+            TelnyxError::TooLarge { .. } => "too_large",
         }
     }
 }

@@ -13,7 +13,9 @@ mod observer;
 mod retry;
 
 pub use call::RestCall;
-pub use client::{CallContext, ClientError, TelnyxClient, TelnyxConfig};
+pub use client::{
+    CallContext, ClientError, DEFAULT_MAX_RESPONSE_BYTES, TelnyxClient, TelnyxConfig,
+};
 pub use error::{ApiError, ErrorSource, TelnyxError};
 pub use observer::{NoObserver, Observer};
 pub use retry::RetryPolicy;

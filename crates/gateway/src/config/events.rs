@@ -72,11 +72,29 @@ pub struct EventArgs {
     /// behind is cut off with RESOURCE_EXHAUSTED and a cursor to resume from.
     #[arg(global = true, long = "event-subscriber-queue", env = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", value_name = "GATEWAY_EVENT_SUBSCRIBER_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub subscriber_queue: u64,
+
+    /// Most `event_types` patterns one `Subscribe` may give; more is
+    /// INVALID_ARGUMENT. Keeps what one filter costs the fan-out bounded.
+    #[arg(global = true, long = "subscribe-max-event-types", env = "GATEWAY_SUBSCRIBE_MAX_EVENT_TYPES", value_name = "GATEWAY_SUBSCRIBE_MAX_EVENT_TYPES", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub subscribe_max_event_types: u32,
+
+    /// Longest `event_types` pattern, in bytes, one `Subscribe` may give;
+    /// longer is INVALID_ARGUMENT (Telnyx's longest event type has 40).
+    #[arg(global = true, long = "subscribe-max-pattern-bytes", env = "GATEWAY_SUBSCRIBE_MAX_PATTERN_BYTES", value_name = "GATEWAY_SUBSCRIBE_MAX_PATTERN_BYTES", default_value_t = 128, value_parser = clap::value_parser!(u32).range(8..=4096))]
+    pub subscribe_max_pattern_bytes: u32,
 }
 
 impl EventArgs {
     pub fn dedupe_window(&self) -> Duration {
         Duration::from_secs(self.dedupe_window_secs)
+    }
+
+    /// The bounds on one `Subscribe` filter.
+    pub fn filter_limits(&self) -> crate::grpc::FilterLimits {
+        crate::grpc::FilterLimits {
+            max_event_types: self.subscribe_max_event_types as usize,
+            max_pattern_bytes: self.subscribe_max_pattern_bytes as usize,
+        }
     }
 
     /// The in-process bus's sizes.

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -81,6 +82,61 @@ pub struct ServerSettings {
     /// Largest gRPC message accepted or sent, in bytes, by every service.
     #[arg(global = true, long = "max-message-bytes", env = "GATEWAY_MAX_MESSAGE_BYTES", value_name = "GATEWAY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
     pub max_message_bytes: u32,
+
+    /// Milliseconds an HTTP client has to send a request's headers, from the
+    /// moment the gateway waits for them; slower connections are closed.
+    #[arg(global = true, long = "http-header-timeout-ms", env = "GATEWAY_HTTP_HEADER_TIMEOUT_MS", value_name = "GATEWAY_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub http_header_timeout_ms: u64,
+
+    /// Milliseconds one HTTP request may take once its headers are in, body
+    /// included; beyond it the gateway answers 408 (Telnyx delivers the
+    /// webhook again).
+    #[arg(global = true, long = "http-body-timeout-ms", env = "GATEWAY_HTTP_BODY_TIMEOUT_MS", value_name = "GATEWAY_HTTP_BODY_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub http_body_timeout_ms: u64,
+
+    /// Milliseconds an HTTP connection may stay open without a request in
+    /// progress (keep-alive) before the gateway closes it.
+    #[arg(global = true, long = "http-idle-timeout-ms", env = "GATEWAY_HTTP_IDLE_TIMEOUT_MS", value_name = "GATEWAY_HTTP_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub http_idle_timeout_ms: u64,
+
+    /// Open HTTP connections the gateway serves. At the cap, a new connection
+    /// replaces the one that has waited longest for a request; when every one
+    /// is mid-request, it is served on a small reserve that answers only the
+    /// probes (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(global = true, long = "http-max-connections", env = "GATEWAY_HTTP_MAX_CONNECTIONS", value_name = "GATEWAY_HTTP_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub http_max_connections: u32,
+
+    /// Open streams (`Subscribe`, `Watch*`, health `Watch`) one caller may
+    /// hold at once; more is RESOURCE_EXHAUSTED. Unauthenticated streams
+    /// (health `Watch`, or every stream under GATEWAY_ALLOW_UNAUTHENTICATED)
+    /// share the caller `anonymous`.
+    #[arg(global = true, long = "max-streams-per-caller", env = "GATEWAY_MAX_STREAMS_PER_CALLER", value_name = "GATEWAY_MAX_STREAMS_PER_CALLER", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_streams_per_caller: u32,
+
+    /// Open streams one gRPC connection may carry at once; more is
+    /// RESOURCE_EXHAUSTED.
+    #[arg(global = true, long = "max-streams-per-connection", env = "GATEWAY_MAX_STREAMS_PER_CONNECTION", value_name = "GATEWAY_MAX_STREAMS_PER_CONNECTION", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_streams_per_connection: u32,
+}
+
+impl ServerSettings {
+    /// The caps on open streams.
+    pub fn stream_caps(&self) -> crate::grpc::StreamCaps {
+        crate::grpc::StreamCaps {
+            per_caller: self.max_streams_per_caller as usize,
+            per_connection: self.max_streams_per_connection as usize,
+        }
+    }
+
+    /// The HTTP listener's timeouts and connection cap.
+    pub fn http_limits(&self) -> crate::http::connections::HttpLimits {
+        crate::http::connections::HttpLimits {
+            header_timeout: Duration::from_millis(self.http_header_timeout_ms),
+            request_timeout: Duration::from_millis(self.http_body_timeout_ms),
+            idle_timeout: Duration::from_millis(self.http_idle_timeout_ms),
+            max_connections: self.http_max_connections as usize,
+        }
+    }
 }
 
 /// Where a listener binds: an IP address, or a host name resolved when the
@@ -164,6 +220,34 @@ impl FromStr for ListenAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_limits_default_as_documented_and_refuse_nonsense() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            crate::config::Config::try_parse_from(
+                std::iter::once("conference-gateway").chain(args.iter().copied()),
+            )
+        };
+        assert_eq!(
+            parse(&[]).unwrap().server.http_limits(),
+            crate::http::connections::HttpLimits {
+                header_timeout: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(30),
+                idle_timeout: Duration::from_secs(60),
+                max_connections: 1024,
+            }
+        );
+        for (flag, bad) in [
+            ("--http-max-connections", "0"),
+            ("--http-header-timeout-ms", "10"),
+            ("--http-body-timeout-ms", "600001"),
+            ("--http-idle-timeout-ms", "x"),
+        ] {
+            let error = parse(&[flag, bad]).unwrap_err().to_string();
+            assert!(error.contains(flag), "{flag}: {error}");
+        }
+    }
 
     #[test]
     fn listen_addresses_take_ips_and_host_names() {

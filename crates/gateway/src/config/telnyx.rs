@@ -35,6 +35,11 @@ pub struct TelnyxSettings {
     /// connection errors), with capped, jittered backoff.
     #[arg(global = true, long = "telnyx-max-retries", env = "TELNYX_MAX_RETRIES", value_name = "TELNYX_MAX_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub max_retries: u32,
+
+    /// Largest Telnyx answer read, in bytes; a larger one is refused (the
+    /// call fails with INTERNAL naming this setting) without being held.
+    #[arg(global = true, long = "telnyx-max-response-bytes", env = "TELNYX_MAX_RESPONSE_BYTES", value_name = "TELNYX_MAX_RESPONSE_BYTES", default_value_t = telnyx_client::DEFAULT_MAX_RESPONSE_BYTES as u64, value_parser = clap::value_parser!(u64).range(65_536..=1_073_741_824))]
+    pub max_response_bytes: u64,
 }
 
 impl TelnyxSettings {
@@ -65,6 +70,7 @@ impl TelnyxSettings {
             retry: RetryPolicy {
                 max_retries: self.max_retries,
             },
+            max_response_bytes: usize::try_from(self.max_response_bytes).unwrap_or(usize::MAX),
         })
     }
 }

@@ -27,6 +27,7 @@ use tonic::{Request, Response, Status};
 
 use super::access_status::AccessError;
 use super::event_codec::EventCodec;
+use super::filter_limits::FilterLimits;
 use super::guard::Grant;
 use super::stream_status::StreamError;
 use super::telnyx_api::TelnyxApi;
@@ -55,6 +56,8 @@ pub struct EventService {
     metrics: Arc<Metrics>,
     /// GATEWAY_MAX_MESSAGE_BYTES, both ways, for `Subscribe` as for the rest.
     max_message_bytes: usize,
+    /// The bounds on a filter, checked before it is read.
+    filter_limits: FilterLimits,
     unary: pb::event_service_server::EventServiceServer<TelnyxApi>,
 }
 
@@ -100,13 +103,28 @@ impl EventService {
             shutdown,
             metrics,
             max_message_bytes,
+            filter_limits: FilterLimits::default(),
             unary,
         }
+    }
+
+    /// Bounds the filters subscribers may give.
+    pub fn with_filter_limits(mut self, limits: FilterLimits) -> Self {
+        self.filter_limits = limits;
+        self
     }
 
     /// Opens the subscriber's stream. Errors here end the call before any
     /// event: a bad filter, or a cursor that cannot be served.
     async fn subscribe(&self, request: pb::SubscribeRequest) -> Result<EventBytes, StreamError> {
+        self.filter_limits.check(
+            &request.event_types,
+            [
+                ("conference_id", &request.conference_id),
+                ("call_control_id", &request.call_control_id),
+                ("queue_name", &request.queue_name),
+            ],
+        )?;
         let filter = Filter::new(
             &request.event_types,
             &request.conference_id,

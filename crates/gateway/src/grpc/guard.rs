@@ -20,6 +20,7 @@ use tonic::{Status, body::Body};
 use tower::{Layer, Service};
 
 use super::access_status::AccessError;
+use super::stream_caps::{self, ANONYMOUS, StreamCaps, StreamSlot, StreamSlots};
 use super::trace::TraceContext;
 use crate::audit::{self, ActedOn, Outcome};
 use crate::auth::{AccessPolicy, Authenticator, Caller, Policy, Rules, identity};
@@ -32,6 +33,10 @@ const OPEN_PREFIXES: [&str; 3] = [
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
+
+/// The one open path that streams: it counts against the stream caps as the
+/// caller `anonymous`.
+const HEALTH_WATCH_PATH: &str = "/grpc.health.v1.Health/Watch";
 
 /// The `method` label of a path that names no RPC of the gateway's API. Any
 /// caller can send any path, so a path is never a label value itself.
@@ -59,6 +64,7 @@ pub struct GuardLayer {
     in_flight: Arc<Semaphore>,
     metrics: Arc<Metrics>,
     methods: Arc<Methods>,
+    streams: Arc<StreamSlots>,
 }
 
 /// Every RPC path of the API, read once from the descriptors: its `method`
@@ -133,7 +139,14 @@ impl GuardLayer {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             metrics,
             methods: Arc::new(api_methods()),
+            streams: StreamSlots::new(StreamCaps::default()),
         }
+    }
+
+    /// Caps open streams per caller and per connection.
+    pub fn with_stream_caps(mut self, caps: StreamCaps) -> Self {
+        self.streams = StreamSlots::new(caps);
+        self
     }
 
     /// Refuses a call the policy does not allow or the caller's rate does not
@@ -252,7 +265,23 @@ where
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         let path = request.uri().path();
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
-            return Box::pin(self.inner.call(request));
+            if path != HEALTH_WATCH_PATH {
+                return Box::pin(self.inner.call(request));
+            }
+            let connection = stream_caps::connection_of(&request);
+            return match self.layer.streams.acquire(ANONYMOUS, connection) {
+                Ok(slot) => {
+                    let clone = self.inner.clone();
+                    let mut inner = std::mem::replace(&mut self.inner, clone);
+                    Box::pin(async move {
+                        inner
+                            .call(request)
+                            .await
+                            .map(|response| stream_caps::hold(response, slot))
+                    })
+                }
+                Err(status) => reject(status),
+            };
         }
         let stream = self.layer.methods.is_stream(path);
         let label = self.layer.methods.label(path).to_owned();
@@ -283,7 +312,21 @@ where
             UNKNOWN_CALLER.to_owned()
         };
 
+        let mut slot: Option<StreamSlot> = None;
         let permit = if stream {
+            match self
+                .layer
+                .streams
+                .acquire(caller.name(), stream_caps::connection_of(&request))
+            {
+                Ok(acquired) => slot = Some(acquired),
+                Err(status) => {
+                    self.layer
+                        .metrics
+                        .count_rpc(&label, status.code(), &caller_label);
+                    return reject(status);
+                }
+            }
             None
         } else {
             match Arc::clone(&self.layer.in_flight).try_acquire_owned() {
@@ -325,9 +368,14 @@ where
             };
             request.extensions_mut().insert(caller);
             request.extensions_mut().insert(Grant { rules, method });
+            // A control call's permit is held until it is answered, a
+            // stream's place until its body is dropped.
             let response = inner.call(request).await;
             drop(permit);
-            response
+            match slot {
+                Some(slot) => response.map(|response| stream_caps::hold(response, slot)),
+                None => response,
+            }
         })
     }
 }

@@ -16,22 +16,27 @@
 
 mod access_status;
 mod deadline;
+pub mod echo;
 mod event_codec;
 mod event_service;
+mod filter_limits;
 mod guard;
 mod state_service;
 mod state_status;
 mod status;
+mod stream_caps;
 mod stream_status;
 mod telnyx_api;
 mod trace;
 
 pub use access_status::{ACCESS_ERROR_DOMAIN, AccessError};
 pub use event_service::EventService;
+pub use filter_limits::{FilterLimits, MAX_FILTER_ID_BYTES};
 pub use guard::{GuardLayer, api_methods};
 pub use state_service::StateService;
 pub use state_status::{STATE_ERROR_DOMAIN, StateError};
 pub use status::{ERROR_DOMAIN, GatewayError};
+pub use stream_caps::{ANONYMOUS, StreamCaps};
 pub use stream_status::{EVENTS_ERROR_DOMAIN, StreamError};
 pub use telnyx_api::TelnyxApi;
 pub use trace::TraceContext;

@@ -9,16 +9,21 @@
 //! | 429 | RESOURCE_EXHAUSTED |
 //! | 5xx, connection refused or reset | UNAVAILABLE |
 //! | timeout, or the caller's deadline ran out | DEADLINE_EXCEEDED |
+//! | an answer larger than TELNYX_MAX_RESPONSE_BYTES | INTERNAL |
 //!
 //! The status keeps what Telnyx said: code, title and detail in the message
 //! and as `google.rpc.ErrorInfo` (reason `TELNYX_<code>`, domain `telnyx.com`),
-//! so a caller can tell 90018 "call already ended" from a typo.
+//! so a caller can tell 90018 "call already ended" from a typo. What is
+//! quoted (Telnyx's title and detail, a field's name and value) is bounded by
+//! [`super::echo`]: at most 1024 characters of message and 256 of each
+//! detail, control characters escaped.
 
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::echo;
 use mapping::InvalidField;
 use telnyx_client::TelnyxError;
 
@@ -47,22 +52,27 @@ impl From<GatewayError> for Status {
         match error {
             GatewayError::InvalidArgument(invalid) => Status::with_error_details(
                 Code::InvalidArgument,
-                invalid.to_string(),
-                ErrorDetails::with_bad_request_violation(invalid.field, invalid.reason),
+                echo::message(&invalid.to_string()),
+                ErrorDetails::with_bad_request_violation(
+                    echo::quote(&invalid.field),
+                    echo::quote(&invalid.reason),
+                ),
             ),
             GatewayError::Telnyx(error) => telnyx_status(error),
-            GatewayError::Internal(message) => Status::internal(message),
+            GatewayError::Internal(message) => Status::internal(echo::message(&message)),
         }
     }
 }
 
 fn telnyx_status(error: TelnyxError) -> Status {
-    let message = error.to_string();
+    let message = echo::message(&error.to_string());
     let TelnyxError::Api { status, errors } = &error else {
         let code = match error {
             TelnyxError::Timeout(_) | TelnyxError::DeadlineExhausted => Code::DeadlineExceeded,
             TelnyxError::Unreachable(_) | TelnyxError::Connection(_) => Code::Unavailable,
-            TelnyxError::MalformedBody(_) | TelnyxError::Api { .. } => Code::Internal,
+            TelnyxError::MalformedBody(_)
+            | TelnyxError::TooLarge { .. }
+            | TelnyxError::Api { .. } => Code::Internal,
         };
         return Status::new(code, message);
     };
@@ -100,7 +110,7 @@ fn telnyx_status(error: TelnyxError) -> Status {
             ("detail", &first.detail),
         ] {
             if !value.is_empty() {
-                metadata.insert(key.to_owned(), value.clone());
+                metadata.insert(key.to_owned(), echo::quote(value));
             }
         }
         if let Some(pointer) = first
@@ -109,7 +119,7 @@ fn telnyx_status(error: TelnyxError) -> Status {
             .map(|s| &s.pointer)
             .filter(|p| !p.is_empty())
         {
-            metadata.insert("pointer".to_owned(), pointer.clone());
+            metadata.insert("pointer".to_owned(), echo::quote(pointer));
         }
     }
     Status::with_error_details(
@@ -182,6 +192,7 @@ mod tests {
             ),
             (TelnyxError::Connection("reset".into()), Code::Unavailable),
             (TelnyxError::MalformedBody("<html>".into()), Code::Internal),
+            (TelnyxError::TooLarge { limit: 1024 }, Code::Internal),
         ] {
             let shown = error.to_string();
             assert_eq!(
@@ -219,6 +230,57 @@ mod tests {
             bare.get_details_error_info().unwrap().reason,
             "TELNYX_HTTP_502"
         );
+    }
+
+    #[test]
+    fn a_huge_telnyx_detail_becomes_a_short_status() {
+        let detail = format!("{}\n", "d".repeat(2 * 1024 * 1024));
+        let error = TelnyxError::Api {
+            status: 422,
+            errors: vec![ApiError {
+                code: "10015".to_owned(),
+                title: "Invalid value".to_owned(),
+                detail: detail.clone(),
+                source: None,
+            }],
+        };
+        let status = Status::from(GatewayError::from(error));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().len() < 2048, "{}", status.message().len());
+        assert!(
+            status
+                .message()
+                .starts_with("Telnyx answered 422: 10015 Invalid value (ddd"),
+            "{}",
+            &status.message()[..64]
+        );
+        let total = "Telnyx answered 422: 10015 Invalid value ()".len() + detail.len();
+        assert!(
+            status.message().ends_with(&format!("…({total} bytes)")),
+            "{}",
+            &status.message()[1000..]
+        );
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(
+            info.metadata["detail"],
+            format!("{}…({} bytes)", "d".repeat(256), detail.len())
+        );
+        assert_eq!(info.metadata["title"], "Invalid value");
+    }
+
+    #[test]
+    fn a_huge_invalid_field_is_quoted_short() {
+        let invalid = InvalidField {
+            field: format!("custom_headers[{}]", "\u{1}".repeat(300 * 1024)),
+            reason: "is required".to_owned(),
+        };
+        let status = Status::from(GatewayError::from(invalid));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().len() < 8 * 1024);
+        assert!(!status.message().contains('\u{1}'));
+        let bad = status.get_details_bad_request().unwrap();
+        assert!(bad.field_violations[0].field.ends_with("bytes)"));
+        assert!(bad.field_violations[0].field.len() < 4096);
     }
 
     #[test]

@@ -11,13 +11,15 @@
 //!
 //! Whenever the stream had a position, the message says
 //! `resume with resume_after="<cursor>"` and the ErrorInfo metadata carries it
-//! under `cursor`, so a client resumes without parsing text.
+//! under `cursor`, so a client resumes without parsing text. What a message
+//! quotes of the request is bounded by [`super::echo`].
 
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::echo;
 use events::bus::ReplayError;
 use events::cursor::Cursor;
 use events::filter::InvalidFilter;
@@ -55,13 +57,16 @@ fn resume_hint(last: &Option<Cursor>) -> String {
 
 impl From<StreamError> for Status {
     fn from(error: StreamError) -> Status {
-        let message = error.to_string();
+        let message = echo::message(&error.to_string());
         let (code, reason, last) = match &error {
             StreamError::InvalidFilter(invalid) => {
                 return Status::with_error_details(
                     Code::InvalidArgument,
                     message,
-                    ErrorDetails::with_bad_request_violation(invalid.field, &invalid.reason),
+                    ErrorDetails::with_bad_request_violation(
+                        invalid.field,
+                        echo::quote(&invalid.reason),
+                    ),
                 );
             }
             StreamError::Replay(replay) => {
@@ -120,6 +125,22 @@ mod tests {
         let info = status.get_details_error_info().unwrap();
         assert_eq!(info.reason, "SUBSCRIBER_TOO_SLOW");
         assert_eq!(info.metadata["cursor"], "ab.9-0");
+    }
+
+    #[test]
+    fn a_huge_bad_filter_is_invalid_argument_quoted_short() {
+        let pattern = "\u{7}".repeat(300 * 1024);
+        let invalid = events::filter::Filter::new(&[pattern], "", "", "").unwrap_err();
+        let status = Status::from(StreamError::from(invalid));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().len() < 8 * 1024,
+            "{}",
+            status.message().len()
+        );
+        assert!(status.message().ends_with("bytes)"), "{}", status.message());
+        let bad = status.get_details_bad_request().unwrap();
+        assert!(bad.field_violations[0].description.len() < 4096);
     }
 
     #[test]

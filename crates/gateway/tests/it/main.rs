@@ -8,6 +8,7 @@
 
 mod support;
 
+mod abuse;
 mod access;
 mod call_commands;
 mod call_flows;

@@ -27,7 +27,6 @@ fn free_ports() -> (u16, u16) {
 pub(crate) struct Gateway {
     child: Child,
     pub(crate) grpc: u16,
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) http: u16,
     /// What the listeners were given and callers connect to: an IP or a host name.
     host: &'static str,
@@ -98,6 +97,11 @@ impl Gateway {
             .await
             .unwrap();
         InterceptedService::new(channel, BearerToken::new(TEST_CALLER_TOKEN))
+    }
+
+    /// The process id, to read its memory from `/proc`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn terminate(&self) {

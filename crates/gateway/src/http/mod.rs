@@ -1,4 +1,7 @@
-//! The plain-HTTP listener: Telnyx's webhooks, probes and metrics.
+//! The plain-HTTP listener: Telnyx's webhooks, probes and metrics, served
+//! within the timeouts and connection cap of [`connections`].
+
+pub mod connections;
 
 use std::sync::{
     Arc,
