@@ -98,4 +98,12 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
     fn is_ready(&self) -> bool {
         true
     }
+
+    /// Why the gateway should not receive traffic because of its bus, in
+    /// one line, or `None` when it may: [`EventBus::is_ready`], or a store
+    /// that is reachable but cannot keep the bus's promise (a Redis that may
+    /// evict its keys).
+    fn unready_reason(&self) -> Option<String> {
+        (!self.is_ready()).then(|| "event bus unreachable".to_owned())
+    }
 }

@@ -3,9 +3,12 @@
 //!
 //! The stream is read in pages, so one resume of a long history never asks
 //! Redis for everything in one reply. Each read of a replay runs in one
-//! MULTI with a GET of the epoch, so events are never read against a cursor of
-//! another history.
+//! read-only script with a GET of the epoch, so events are never read against
+//! a cursor of another history; nothing here needs Redis to have room to write.
 
+use std::sync::LazyLock;
+
+use redis::Script;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply};
 
@@ -87,6 +90,64 @@ fn unavailable(error: redis::RedisError) -> ReplayError {
     ReplayError::Unavailable(error.to_string())
 }
 
+/// Reads a page of the stream together with the epoch and the stream's two
+/// ends, in one server-side step so they describe one moment.
+///
+/// A script that only reads, not MULTI/EXEC: Redis refuses every MULTI with
+/// OOM once it is over `maxmemory` under `noeviction`, even one that only
+/// reads, while it runs a script until the script tries to write. So a full
+/// Redis still serves resuming subscribers. (No `#!lua flags=no-writes`
+/// line: Redis before 7 cannot parse it, and without it reads are allowed
+/// over `maxmemory` all the same.)
+const READ_LUA: &str = r"
+local page = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
+local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+return {redis.call('GET', KEYS[1]), page, oldest, newest}
+";
+
+static READ: LazyLock<Script> = LazyLock::new(|| Script::new(READ_LUA));
+
+/// What one [`READ_LUA`] call saw.
+struct Read {
+    epoch: Option<u64>,
+    page: StreamRangeReply,
+    oldest: Option<Position>,
+    newest: Option<Position>,
+}
+
+async fn read(
+    conn: &mut ConnectionManager,
+    names: &Names,
+    start: &str,
+    count: usize,
+) -> redis::RedisResult<Read> {
+    let (epoch, page, oldest, newest): (
+        Option<String>,
+        StreamRangeReply,
+        StreamRangeReply,
+        StreamRangeReply,
+    ) = READ
+        .key(&names.epoch)
+        .key(&names.stream)
+        .arg(start)
+        .arg(count)
+        .invoke_async(conn)
+        .await?;
+    let first_id = |reply: &StreamRangeReply| {
+        reply
+            .ids
+            .first()
+            .and_then(|entry| record::parse_id(&entry.id))
+    };
+    Ok(Read {
+        epoch: epoch.as_deref().and_then(epoch::parse),
+        oldest: first_id(&oldest),
+        newest: first_id(&newest),
+        page,
+    })
+}
+
 /// Every retained event after the cursor `text`, for a resuming subscriber.
 ///
 /// The cursor's own entry must still be in the stream: trimming removes the
@@ -99,73 +160,40 @@ pub async fn replay(
     text: &str,
 ) -> Result<(Cursor, Vec<(Position, Prepared)>), ReplayError> {
     let cursor: Cursor = text.parse()?;
-    let (current, from_cursor, oldest, newest): (
-        Option<String>,
-        StreamRangeReply,
-        StreamRangeReply,
-        StreamRangeReply,
-    ) = redis::pipe()
-        .atomic()
-        .get(&names.epoch)
-        .cmd("XRANGE")
-        .arg(&names.stream)
-        .arg(record::format_id(cursor.position))
-        .arg("+")
-        .arg("COUNT")
-        .arg(PAGE + 1)
-        .cmd("XRANGE")
-        .arg(&names.stream)
-        .arg("-")
-        .arg("+")
-        .arg("COUNT")
-        .arg(1)
-        .cmd("XREVRANGE")
-        .arg(&names.stream)
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(conn)
+    let first = read(conn, names, &record::format_id(cursor.position), PAGE + 1)
         .await
         .map_err(unavailable)?;
-    if current.as_deref().and_then(epoch::parse) != Some(cursor.epoch) {
+    if first.epoch != Some(cursor.epoch) {
         return Err(ReplayError::OtherEpoch(text.to_owned()));
     }
-    let first_id = |reply: &StreamRangeReply| {
-        reply
-            .ids
-            .first()
-            .and_then(|entry| record::parse_id(&entry.id))
-    };
-    if first_id(&from_cursor) != Some(cursor.position) {
-        let expired = first_id(&oldest).is_some_and(|oldest| cursor.position < oldest)
-            && first_id(&newest).is_some_and(|newest| cursor.position < newest);
+    let at_cursor = first
+        .page
+        .ids
+        .first()
+        .and_then(|entry| record::parse_id(&entry.id));
+    if at_cursor != Some(cursor.position) {
+        let expired = first.oldest.is_some_and(|oldest| cursor.position < oldest)
+            && first.newest.is_some_and(|newest| cursor.position < newest);
         return Err(if expired {
             ReplayError::Expired(text.to_owned())
         } else {
             ReplayError::Unknown(text.to_owned())
         });
     }
-    let full = from_cursor.ids.len() > PAGE;
-    let mut events: Vec<_> = entries(from_cursor).into_iter().skip(1).collect();
-    let mut more = full;
+    let mut more = first.page.ids.len() > PAGE;
+    let mut events: Vec<_> = entries(first.page).into_iter().skip(1).collect();
     while more {
         let after = events
             .last()
             .map_or(cursor.position, |(position, _)| *position);
-        let page = page_after(conn, names, after).await.map_err(unavailable)?;
-        // Read after the page: an unchanged epoch means the page is of the
-        // cursor's history.
-        let current: Option<String> = redis::cmd("GET")
-            .arg(&names.epoch)
-            .query_async(conn)
+        let next = read(conn, names, &format!("({}", record::format_id(after)), PAGE)
             .await
             .map_err(unavailable)?;
-        if current.as_deref().and_then(epoch::parse) != Some(cursor.epoch) {
+        if next.epoch != Some(cursor.epoch) {
             return Err(ReplayError::OtherEpoch(text.to_owned()));
         }
-        more = page.full;
-        events.extend(page.events);
+        more = next.page.ids.len() >= PAGE;
+        events.extend(entries(next.page));
     }
     Ok((cursor, events))
 }

@@ -13,15 +13,16 @@
 //! replica is served by every other. While Redis is unreachable publishing
 //! fails (the webhook answers 503 and Telnyx retries), open streams stay open,
 //! the replica reports not ready, and everything resumes when Redis is back.
+//! It also reports not ready while Redis may evict its keys (`health`).
 
 mod epoch;
+mod health;
 mod history;
 mod record;
 mod script;
 mod subscriber;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
 use super::hub::Hub;
 use super::model::Prepared;
+use health::Health;
 use script::{Accepted, ScriptError};
 
 /// How the Redis bus connects and is sized.
@@ -106,7 +108,7 @@ pub struct RedisBus {
     history: u64,
     dedupe_window_secs: u64,
     hub: Arc<Hub>,
-    connected: Arc<AtomicBool>,
+    health: Arc<Health>,
     stop: CancellationToken,
 }
 
@@ -115,7 +117,7 @@ impl std::fmt::Debug for RedisBus {
         f.debug_struct("RedisBus")
             .field("names", &self.names)
             .field("history", &self.history)
-            .field("connected", &self.connected)
+            .field("health", &self.health)
             .finish_non_exhaustive()
     }
 }
@@ -135,7 +137,7 @@ impl RedisBus {
             .map_err(RedisBusError::Url)?;
         let names = Arc::new(Names::new(&settings.prefix));
         let hub = Arc::new(Hub::start(settings.subscriber_queue));
-        let connected = Arc::new(AtomicBool::new(false));
+        let health = Arc::new(Health::default());
         let stop = CancellationToken::new();
         let (sessions, mut subscribed) = watch::channel(0);
         tokio::spawn(
@@ -144,7 +146,7 @@ impl RedisBus {
                 conn: conn.clone(),
                 names: Arc::clone(&names),
                 hub: Arc::clone(&hub),
-                connected: Arc::clone(&connected),
+                health: Arc::clone(&health),
                 sessions,
                 stop: stop.clone(),
             }
@@ -163,7 +165,7 @@ impl RedisBus {
             history: settings.history.max(1),
             dedupe_window_secs: settings.dedupe_window.as_secs().max(1),
             hub,
-            connected,
+            health,
             stop,
         })
     }
@@ -255,6 +257,10 @@ impl EventBus for RedisBus {
     }
 
     fn is_ready(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        self.health.is_connected()
+    }
+
+    fn unready_reason(&self) -> Option<String> {
+        self.health.unready_reason()
     }
 }

@@ -11,10 +11,10 @@
 //! Reconnection is this task's own loop, with capped exponential backoff, so a
 //! Redis outage needs no restart. A PING on the subscribed connection notices
 //! a silently dead peer; while the subscription is down the replica reports
-//! itself not ready.
+//! itself not ready. Every (re)subscription also checks Redis's
+//! `maxmemory-policy` (see `health`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Names;
+use super::health::{self, Health, Policy};
 use super::{epoch, history, record};
 use crate::cursor::{Cursor, Position};
 use crate::hub::Hub;
@@ -51,8 +52,8 @@ pub(super) struct Subscriber {
     pub conn: ConnectionManager,
     pub names: Arc<Names>,
     pub hub: Arc<Hub>,
-    /// Whether the subscription is up: the bus's readiness.
-    pub connected: Arc<AtomicBool>,
+    /// Whether the subscription is up and Redis fit: the bus's readiness.
+    pub health: Arc<Health>,
     /// Bumped at every successful (re)subscription, for whoever waits for one.
     pub sessions: watch::Sender<u64>,
     pub stop: CancellationToken,
@@ -74,7 +75,7 @@ impl Subscriber {
                     Ok(never) => match never {},
                 },
             };
-            if self.connected.swap(false, Ordering::AcqRel) {
+            if self.health.set_connected(false) {
                 tracing::warn!(error = %ended, "event bus subscription to Redis lost; reconnecting");
             } else {
                 tracing::debug!(error = %ended, retry_in = ?backoff, "Redis still unreachable");
@@ -125,7 +126,9 @@ impl Subscriber {
                 }
             }
         }
-        self.connected.store(true, Ordering::Release);
+        self.check_policy().await?;
+        self.check_memory().await?;
+        self.health.set_connected(true);
         self.sessions.send_modify(|n| *n += 1);
         *backoff = MIN_BACKOFF;
         tracing::info!(channel = %self.names.channel, "event bus subscribed to Redis");
@@ -156,9 +159,65 @@ impl Subscriber {
                     tokio::time::timeout(CONNECT_TIMEOUT, sink.ping::<redis::Value>())
                         .await
                         .map_err(|_| Dropped::Timeout)??;
+                    self.check_memory().await?;
                 }
             }
         }
+    }
+
+    /// Checks Redis's `maxmemory-policy` (see [`super::health`]). Where
+    /// CONFIG is not allowed, as on some managed services, the policy cannot
+    /// be seen: a warning says so and the bus carries on.
+    async fn check_policy(&mut self) -> Result<(), Dropped> {
+        let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory-policy")
+            .query_async(&mut self.conn)
+            .await;
+        let reply = match reply {
+            Err(error) if error.is_io_error() || error.is_connection_dropped() => {
+                return Err(error.into());
+            }
+            other => other.map_err(|error| error.to_string()),
+        };
+        let policy = Policy::judge(reply);
+        match &policy {
+            Policy::Safe => {}
+            Policy::Evicting(value) => tracing::error!(
+                maxmemory_policy = %value,
+                "Redis may evict the event bus's keys; not ready until its maxmemory-policy is noeviction"
+            ),
+            Policy::Unknown(why) => tracing::warn!(
+                %why,
+                "cannot read Redis's maxmemory-policy (CONFIG GET); make sure it is noeviction"
+            ),
+        }
+        self.health.set_unfit(policy.unfit());
+        Ok(())
+    }
+
+    /// Whether Redis is full (see [`health::full`]).
+    async fn check_memory(&mut self) -> Result<(), Dropped> {
+        let info: redis::RedisResult<String> = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            redis::cmd("INFO").arg("memory").query_async(&mut self.conn),
+        )
+        .await
+        .map_err(|_| Dropped::Timeout)?;
+        let info = match info {
+            Ok(info) => info,
+            Err(error) if error.is_io_error() || error.is_connection_dropped() => {
+                return Err(error.into());
+            }
+            // INFO forbidden (some managed services): nothing to learn.
+            Err(_) => String::new(),
+        };
+        let full = health::full(&info);
+        if let Some(why) = &full {
+            tracing::warn!(%why, "Redis refuses new events until it has memory");
+        }
+        self.health.set_full(full);
+        Ok(())
     }
 
     async fn feed(&self, event: crate::model::Event) -> Result<(), Dropped> {

@@ -18,6 +18,8 @@ use events::{
     stream::{self, EventStream},
 };
 use futures::future::BoxFuture;
+
+mod redis_limits;
 use serde_json::json;
 
 /// The sizes a test asks of the bus.
