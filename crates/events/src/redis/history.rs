@@ -1,8 +1,9 @@
 //! Reading the stream: what a resuming subscriber replays and what a replica
 //! catches up on after its subscription dropped.
 //!
-//! The stream is read in pages, so one resume of a long history never asks
-//! Redis for everything in one reply. Each read of a replay runs in one
+//! The stream is read in pages, and a reader asks for the next page only
+//! when it is done with the last, so what one resume holds is bounded by the
+//! page, not by the history. Each read of a replay runs in one
 //! read-only script with a GET of the epoch, so events are never read against
 //! a cursor of another history; nothing here needs Redis to have room to write.
 
@@ -14,12 +15,9 @@ use redis::streams::{StreamId, StreamRangeReply};
 
 use super::record::{self, FIELD};
 use super::{Names, epoch};
-use crate::bus::ReplayError;
+use crate::bus::{PAGE, ReplayError};
 use crate::cursor::{Cursor, Position};
 use crate::model::Prepared;
-
-/// Stream entries read per round trip.
-const PAGE: usize = 1000;
 
 /// Events read from the stream, oldest first.
 pub struct Page {
@@ -148,7 +146,8 @@ async fn read(
     })
 }
 
-/// Every retained event after the cursor `text`, for a resuming subscriber.
+/// The first page of the retained events after the cursor `text`, for a
+/// resuming subscriber, and whether more follow.
 ///
 /// The cursor's own entry must still be in the stream: trimming removes the
 /// oldest entries first, so if it is there, everything after it is too. If it
@@ -158,7 +157,7 @@ pub async fn replay(
     conn: &mut ConnectionManager,
     names: &Names,
     text: &str,
-) -> Result<(Cursor, Vec<(Position, Prepared)>), ReplayError> {
+) -> Result<(Cursor, Vec<(Position, Prepared)>, bool), ReplayError> {
     let cursor: Cursor = text.parse()?;
     let first = read(conn, names, &record::format_id(cursor.position), PAGE + 1)
         .await
@@ -180,51 +179,24 @@ pub async fn replay(
             ReplayError::Unknown(text.to_owned())
         });
     }
-    let mut more = first.page.ids.len() > PAGE;
-    let mut events: Vec<_> = entries(first.page).into_iter().skip(1).collect();
-    while more {
-        let after = events
-            .last()
-            .map_or(cursor.position, |(position, _)| *position);
-        let next = read(conn, names, &format!("({}", record::format_id(after)), PAGE)
-            .await
-            .map_err(unavailable)?;
-        if next.epoch != Some(cursor.epoch) {
-            return Err(ReplayError::OtherEpoch(text.to_owned()));
-        }
-        more = next.page.ids.len() >= PAGE;
-        events.extend(entries(next.page));
-    }
-    Ok((cursor, events))
+    let more = first.page.ids.len() > PAGE;
+    let events = entries(first.page).into_iter().skip(1).collect();
+    Ok((cursor, events, more))
 }
 
-/// The epoch and every event of the stream, read page by page; refused as
-/// `OtherEpoch` when the epoch changed while it was read.
-pub async fn all(
+/// The epoch and the first page of the stream, oldest first, and whether
+/// more follow.
+pub async fn first_page(
     conn: &mut ConnectionManager,
     names: &Names,
-) -> Result<(u64, Vec<(Position, Prepared)>), ReplayError> {
+) -> Result<(u64, Vec<(Position, Prepared)>, bool), ReplayError> {
     let epoch = epoch::ensure(conn, &names.epoch)
         .await
         .map_err(unavailable)?;
-    let mut events: Vec<(Position, Prepared)> = Vec::new();
-    loop {
-        let after = events
-            .last()
-            .map_or(Position::new(0, 0), |(position, _)| *position);
-        let page = page_after(conn, names, after).await.map_err(unavailable)?;
-        events.extend(page.events);
-        if !page.full {
-            break;
-        }
-    }
-    let current: Option<String> = redis::cmd("GET")
-        .arg(&names.epoch)
-        .query_async(conn)
-        .await
-        .map_err(unavailable)?;
-    if current.as_deref().and_then(epoch::parse) != Some(epoch) {
+    let first = read(conn, names, "-", PAGE).await.map_err(unavailable)?;
+    if first.epoch != Some(epoch) {
         return Err(ReplayError::OtherEpoch(format!("{epoch:x}")));
     }
-    Ok((epoch, events))
+    let more = first.page.ids.len() >= PAGE;
+    Ok((epoch, entries(first.page), more))
 }

@@ -204,7 +204,7 @@ impl RedisBus {
 
     async fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {
         let mut conn = self.conn.clone();
-        let (after, events) = history::replay(&mut conn, &self.names, text).await?;
+        let (after, events, more) = history::replay(&mut conn, &self.names, text).await?;
         let epoch = after.epoch;
         Ok(Replay {
             after,
@@ -214,6 +214,7 @@ impl RedisBus {
                     Arc::new(event.seal(super::cursor::Cursor { epoch, position }))
                 })
                 .collect(),
+            more,
         })
     }
 }
@@ -221,7 +222,7 @@ impl RedisBus {
 impl RedisBus {
     async fn retained(&self) -> Result<Replay, ReplayError> {
         let mut conn = self.conn.clone();
-        let (epoch, events) = history::all(&mut conn, &self.names).await?;
+        let (epoch, events, more) = history::first_page(&mut conn, &self.names).await?;
         let cursor = |position| super::cursor::Cursor { epoch, position };
         Ok(Replay {
             after: cursor(super::cursor::Position::new(0, 0)),
@@ -229,6 +230,7 @@ impl RedisBus {
                 .into_iter()
                 .map(|(position, event)| Arc::new(event.seal(cursor(position))))
                 .collect(),
+            more,
         })
     }
 }

@@ -2,11 +2,10 @@
 //! room to write, and the bus says why it should not receive traffic.
 
 use super::*;
-use events::BusError;
 use testkit::redis::RedisServer;
 
-async fn bus_on(redis: &RedisServer) -> RedisBus {
-    RedisBus::connect(RedisBusSettings {
+async fn bus_on(redis: &RedisServer) -> Arc<dyn EventBus> {
+    let bus = RedisBus::connect(RedisBusSettings {
         url: redis.url(),
         prefix: format!("limits-{:x}", fastrand::u64(..)),
         history: 10_000,
@@ -15,11 +14,12 @@ async fn bus_on(redis: &RedisServer) -> RedisBus {
         connect_wait: Duration::from_secs(10),
     })
     .await
-    .expect("the Redis bus sets up")
+    .expect("the Redis bus sets up");
+    Arc::new(bus)
 }
 
 /// Waits up to `secs` for the bus's readiness reason to satisfy `check`.
-async fn reason_becomes(bus: &RedisBus, secs: u64, check: impl Fn(Option<&str>) -> bool) {
+async fn reason_becomes(bus: &dyn EventBus, secs: u64, check: impl Fn(Option<&str>) -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         let reason = bus.unready_reason();
@@ -46,7 +46,7 @@ async fn a_full_redis_still_serves_resumes_and_the_history() {
     assert_eq!(bus.unready_reason(), None);
     let mut cursors = Vec::new();
     for i in 1..=20 {
-        cursors.push(accepted(&bus, &format!("e{i}")).await);
+        cursors.push(accepted(bus.as_ref(), &format!("e{i}")).await);
     }
     // Over maxmemory under noeviction: Redis refuses every write, and every
     // MULTI even when it only reads.
@@ -80,7 +80,7 @@ async fn a_full_redis_still_serves_resumes_and_the_history() {
     assert_eq!(history.events.len(), 20);
 
     // Readiness tells the truth: webhooks would all be refused.
-    reason_becomes(&bus, 10, |reason| {
+    reason_becomes(bus.as_ref(), 10, |reason| {
         reason.is_some_and(|r| r.contains("full"))
     })
     .await;
@@ -89,8 +89,8 @@ async fn a_full_redis_still_serves_resumes_and_the_history() {
             .command(&["CONFIG", "SET", "maxmemory", "0"])
             .contains("OK")
     );
-    reason_becomes(&bus, 10, |reason| reason.is_none()).await;
-    accepted(&bus, "e21").await;
+    reason_becomes(bus.as_ref(), 10, |reason| reason.is_none()).await;
+    accepted(bus.as_ref(), "e21").await;
     assert_eq!(next_id(&mut resumed).await, "e21");
 }
 
@@ -115,5 +115,5 @@ async fn an_evicting_policy_keeps_the_bus_unready_naming_the_setting() {
             .contains("OK")
     );
     redis.command(&["CLIENT", "KILL", "TYPE", "pubsub"]);
-    reason_becomes(&bus, 10, |reason| reason.is_none()).await;
+    reason_becomes(bus.as_ref(), 10, |reason| reason.is_none()).await;
 }
