@@ -32,6 +32,28 @@ impl RedisServer {
         server
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Makes this server a replica of `primary` and waits (10 s at most)
+    /// until it has synchronised.
+    pub fn replicate(&self, primary: &RedisServer) {
+        let reply = self.command(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+        assert!(reply.contains("OK"), "REPLICAOF: {reply}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self
+            .command(&["INFO", "replication"])
+            .contains("master_link_status:up")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the replica did not sync within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }

@@ -24,6 +24,8 @@ pub struct Health {
     unfit: Mutex<Option<String>>,
     /// Why Redis cannot take writes now (full), when it cannot.
     full: Mutex<Option<String>>,
+    /// Why events cannot reach the replicas they must, when they cannot.
+    replicas: Mutex<Option<String>>,
 }
 
 impl Health {
@@ -40,6 +42,18 @@ impl Health {
         *self.unfit.lock().unwrap_or_else(PoisonError::into_inner) = why;
     }
 
+    pub fn set_replicas_short(&self, why: Option<String>) {
+        *self.replicas.lock().unwrap_or_else(PoisonError::into_inner) = why;
+    }
+
+    /// Why events cannot reach enough replicas now, when they cannot.
+    pub fn replicas_short(&self) -> Option<String> {
+        self.replicas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     pub fn set_full(&self, why: Option<String>) {
         *self.full.lock().unwrap_or_else(PoisonError::into_inner) = why;
     }
@@ -54,13 +68,40 @@ impl Health {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        unfit.or_else(|| {
-            self.full
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-        })
+        unfit
+            .or_else(|| {
+                self.full
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            })
+            .or_else(|| self.replicas_short())
     }
+}
+
+/// A field of an `INFO` reply (`name:value` lines).
+pub fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// Why the primary has fewer replicas connected than events must reach,
+/// from its `INFO replication` text, or `None` when it has enough (or none
+/// are asked for).
+pub fn replicas_short(info: &str, wanted: u32) -> Option<String> {
+    if wanted == 0 {
+        return None;
+    }
+    let connected = info_field(info, "connected_slaves")
+        .and_then(|value| value.parse::<u32>().ok())
+        .unwrap_or(0);
+    (connected < wanted).then(|| {
+        format!(
+            "Redis has {connected} connected replicas; GATEWAY_REDIS_MIN_REPLICAS_ACK asks \
+             every event to reach {wanted}"
+        )
+    })
 }
 
 /// Why Redis refuses writes for lack of memory, from its `INFO memory`
@@ -68,11 +109,7 @@ impl Health {
 /// `noeviction`, Redis answers every webhook's write with OOM, so the
 /// replica should not receive them; resuming subscribers are still served.
 pub fn full(info: &str) -> Option<String> {
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|value| value.trim().parse::<u64>().ok())
-    };
+    let field = |name: &str| info_field(info, name).and_then(|value| value.parse::<u64>().ok());
     let used = field("used_memory")?;
     let max = field("maxmemory").filter(|max| *max > 0)?;
     (used >= max).then(|| {
@@ -162,6 +199,16 @@ mod tests {
         let reason = full(&info(6_000_000, 6_000_000)).expect("full");
         assert!(reason.contains("maxmemory"), "{reason}");
         assert_eq!(full("garbage"), None);
+    }
+
+    #[test]
+    fn replicas_short_counts_connected_replicas() {
+        let info = "# Replication\r\nrole:master\r\nconnected_slaves:1\r\nslave0:ip=127.0.0.1\r\n";
+        assert_eq!(replicas_short(info, 0), None);
+        assert_eq!(replicas_short(info, 1), None);
+        let short = replicas_short(info, 2).expect("short");
+        assert!(short.contains("GATEWAY_REDIS_MIN_REPLICAS_ACK"), "{short}");
+        assert!(replicas_short("role:master\r\nconnected_slaves:0\r\n", 1).is_some());
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod script;
 mod subscriber;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -53,6 +54,11 @@ pub struct RedisBusSettings {
     /// How long [`RedisBus::connect`] waits for the first subscription before
     /// it carries on unready (the gateway starts while Redis is down).
     pub connect_wait: Duration,
+    /// How many replicas must have an event before it counts as accepted
+    /// (`WAIT`); 0: the primary's copy is enough.
+    pub min_replicas_ack: u32,
+    /// How long to wait for them before the event is refused.
+    pub ack_timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisBusSettings {
@@ -62,9 +68,14 @@ impl std::fmt::Debug for RedisBusSettings {
             .field("history", &self.history)
             .field("dedupe_window", &self.dedupe_window)
             .field("subscriber_queue", &self.subscriber_queue)
+            .field("min_replicas_ack", &self.min_replicas_ack)
+            .field("ack_timeout", &self.ack_timeout)
             .finish_non_exhaustive()
     }
 }
+
+/// Connections that accept events when each waits for replicas.
+const WAITING_WRITERS: usize = 4;
 
 /// The bus cannot be set up from its settings.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +115,13 @@ impl Names {
 /// The Redis bus of one replica.
 pub struct RedisBus {
     conn: ConnectionManager,
+    /// The connections events are accepted on: `conn` alone, or a few of
+    /// their own when each waits for replicas (`WAIT` holds its connection
+    /// until the replicas answer, so one would serialise every webhook).
+    writers: Vec<ConnectionManager>,
+    next_writer: AtomicUsize,
+    min_replicas_ack: u32,
+    ack_timeout: Duration,
     names: Arc<Names>,
     history: u64,
     dedupe_window_secs: u64,
@@ -129,12 +147,23 @@ impl RedisBus {
         let client = redis::Client::open(settings.url.as_str()).map_err(RedisBusError::Url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
+            // A WAIT answers within its own timeout; the reply may take that long.
+            .set_response_timeout(Some(Duration::from_secs(5) + settings.ack_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let conn = client
-            .get_connection_manager_lazy(config)
+            .get_connection_manager_lazy(config.clone())
             .map_err(RedisBusError::Url)?;
+        let mut writers = vec![conn.clone()];
+        if settings.min_replicas_ack > 0 {
+            for _ in 1..WAITING_WRITERS {
+                writers.push(
+                    client
+                        .get_connection_manager_lazy(config.clone())
+                        .map_err(RedisBusError::Url)?,
+                );
+            }
+        }
         let names = Arc::new(Names::new(&settings.prefix));
         let hub = Arc::new(Hub::start(settings.subscriber_queue));
         let health = Arc::new(Health::default());
@@ -147,6 +176,7 @@ impl RedisBus {
                 names: Arc::clone(&names),
                 hub: Arc::clone(&hub),
                 health: Arc::clone(&health),
+                min_replicas_ack: settings.min_replicas_ack,
                 sessions,
                 stop: stop.clone(),
             }
@@ -161,6 +191,10 @@ impl RedisBus {
         }
         Ok(RedisBus {
             conn,
+            writers,
+            next_writer: AtomicUsize::new(0),
+            min_replicas_ack: settings.min_replicas_ack,
+            ack_timeout: settings.ack_timeout,
             names,
             history: settings.history.max(1),
             dedupe_window_secs: settings.dedupe_window.as_secs().max(1),
@@ -171,7 +205,13 @@ impl RedisBus {
     }
 
     async fn accept(&self, event: Prepared) -> Result<Published, BusError> {
-        let mut conn = self.conn.clone();
+        if let Some(short) = self.health.replicas_short() {
+            // Known short of replicas: refuse before writing rather than make
+            // every webhook wait out the timeout.
+            return Err(BusError::Unavailable(short));
+        }
+        let turn = self.next_writer.fetch_add(1, Ordering::Relaxed);
+        let mut conn = self.writers[turn % self.writers.len()].clone();
         let mut retried = false;
         let result = loop {
             let result = script::accept(
@@ -179,6 +219,7 @@ impl RedisBus {
                 &self.names,
                 self.history,
                 self.dedupe_window_secs,
+                self.min_replicas_ack > 0,
                 &event,
             )
             .await;
@@ -196,10 +237,34 @@ impl RedisBus {
             }
         };
         let accepted = result.map_err(|error| BusError::Unavailable(error.to_string()))?;
+        if self.min_replicas_ack > 0 {
+            self.wait_for_replicas(&mut conn).await?;
+        }
         Ok(match accepted {
             Accepted::New(cursor) => Published::Accepted(cursor),
             Accepted::Duplicate => Published::Duplicate,
         })
+    }
+
+    /// Waits until `min_replicas_ack` replicas have every write of `conn`
+    /// so far: the event just stored, or for a duplicate the script's touch
+    /// of its dedupe key, which comes after the original's write.
+    async fn wait_for_replicas(&self, conn: &mut ConnectionManager) -> Result<(), BusError> {
+        let timeout_ms = u64::try_from(self.ack_timeout.as_millis()).unwrap_or(u64::MAX);
+        let acks: u32 = redis::cmd("WAIT")
+            .arg(self.min_replicas_ack)
+            .arg(timeout_ms.max(1))
+            .query_async(conn)
+            .await
+            .map_err(|error| BusError::Unavailable(error.to_string()))?;
+        if acks >= self.min_replicas_ack {
+            return Ok(());
+        }
+        Err(BusError::Unavailable(format!(
+            "{acks} of the {} Redis replicas GATEWAY_REDIS_MIN_REPLICAS_ACK asks for had the event \
+             within {timeout_ms} ms",
+            self.min_replicas_ack
+        )))
     }
 
     async fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {

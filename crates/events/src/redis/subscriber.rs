@@ -54,6 +54,8 @@ pub(super) struct Subscriber {
     pub hub: Arc<Hub>,
     /// Whether the subscription is up and Redis fit: the bus's readiness.
     pub health: Arc<Health>,
+    /// How many replicas every event must reach (0: none).
+    pub min_replicas_ack: u32,
     /// Bumped at every successful (re)subscription, for whoever waits for one.
     pub sessions: watch::Sender<u64>,
     pub stop: CancellationToken,
@@ -127,7 +129,7 @@ impl Subscriber {
             }
         }
         self.check_policy().await?;
-        self.check_memory().await?;
+        self.check_capacity().await?;
         self.health.set_connected(true);
         self.sessions.send_modify(|n| *n += 1);
         *backoff = MIN_BACKOFF;
@@ -159,7 +161,7 @@ impl Subscriber {
                     tokio::time::timeout(CONNECT_TIMEOUT, sink.ping::<redis::Value>())
                         .await
                         .map_err(|_| Dropped::Timeout)??;
-                    self.check_memory().await?;
+                    self.check_capacity().await?;
                 }
             }
         }
@@ -196,27 +198,38 @@ impl Subscriber {
         Ok(())
     }
 
-    /// Whether Redis is full (see [`health::full`]).
-    async fn check_memory(&mut self) -> Result<(), Dropped> {
+    /// One `INFO` section; empty where INFO is forbidden (some managed
+    /// services), which leaves nothing to learn.
+    async fn info(&mut self, section: &str) -> Result<String, Dropped> {
         let info: redis::RedisResult<String> = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            redis::cmd("INFO").arg("memory").query_async(&mut self.conn),
+            redis::cmd("INFO").arg(section).query_async(&mut self.conn),
         )
         .await
         .map_err(|_| Dropped::Timeout)?;
-        let info = match info {
-            Ok(info) => info,
-            Err(error) if error.is_io_error() || error.is_connection_dropped() => {
-                return Err(error.into());
-            }
-            // INFO forbidden (some managed services): nothing to learn.
-            Err(_) => String::new(),
-        };
-        let full = health::full(&info);
+        match info {
+            Ok(info) => Ok(info),
+            Err(error) if error.is_io_error() || error.is_connection_dropped() => Err(error.into()),
+            Err(_) => Ok(String::new()),
+        }
+    }
+
+    /// Whether Redis is full (see [`health::full`]) and, when events must
+    /// reach replicas, whether enough are connected.
+    async fn check_capacity(&mut self) -> Result<(), Dropped> {
+        let full = health::full(&self.info("memory").await?);
         if let Some(why) = &full {
             tracing::warn!(%why, "Redis refuses new events until it has memory");
         }
         self.health.set_full(full);
+        if self.min_replicas_ack > 0 {
+            let short =
+                health::replicas_short(&self.info("replication").await?, self.min_replicas_ack);
+            if let Some(why) = &short {
+                tracing::warn!(%why, "webhooks are refused until enough Redis replicas are connected");
+            }
+            self.health.set_replicas_short(short);
+        }
         Ok(())
     }
 

@@ -67,6 +67,8 @@ fn redis_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
             dedupe_window: sizes.dedupe_window,
             subscriber_queue: sizes.subscriber_queue,
             connect_wait: Duration::from_secs(10),
+            min_replicas_ack: 0,
+            ack_timeout: Duration::from_secs(1),
         })
         .await
         .expect("the Redis bus sets up");

@@ -12,6 +12,8 @@ async fn bus_on(redis: &RedisServer) -> Arc<dyn EventBus> {
         dedupe_window: Duration::from_secs(900),
         subscriber_queue: 1024,
         connect_wait: Duration::from_secs(10),
+        min_replicas_ack: 0,
+        ack_timeout: Duration::from_secs(1),
     })
     .await
     .expect("the Redis bus sets up");

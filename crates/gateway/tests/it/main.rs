@@ -20,6 +20,7 @@ mod operations;
 mod process;
 mod queue_service;
 mod redis_health;
+mod redis_replication;
 mod reflection;
 mod replicas;
 #[cfg(feature = "sandbox")]
