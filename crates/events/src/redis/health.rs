@@ -13,11 +13,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::cursor::Position;
+
 /// The one policy under which Redis never drops the bus's keys.
 pub const REQUIRED_POLICY: &str = "noeviction";
 
 /// Shared by the bus (readiness) and its subscription task (which learns it).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Health {
     connected: AtomicBool,
     /// Why Redis's policy is unfit although it is reachable, when it is.
@@ -26,6 +28,22 @@ pub struct Health {
     full: Mutex<Option<String>>,
     /// Why events cannot reach the replicas they must, when they cannot.
     replicas: Mutex<Option<String>>,
+    /// The newest stream id this replica accepted: after a reconnection the
+    /// stream must still reach it, or acknowledged events were lost (see
+    /// `whole`).
+    newest_accepted: Mutex<Position>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            connected: AtomicBool::new(false),
+            unfit: Mutex::new(None),
+            full: Mutex::new(None),
+            replicas: Mutex::new(None),
+            newest_accepted: Mutex::new(Position::new(0, 0)),
+        }
+    }
 }
 
 impl Health {
@@ -40,6 +58,29 @@ impl Health {
 
     pub fn set_unfit(&self, why: Option<String>) {
         *self.unfit.lock().unwrap_or_else(PoisonError::into_inner) = why;
+    }
+
+    pub fn note_accepted(&self, position: Position) {
+        let mut newest = self
+            .newest_accepted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *newest = (*newest).max(position);
+    }
+
+    pub fn newest_accepted(&self) -> Position {
+        *self
+            .newest_accepted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets what was accepted before a new history began.
+    pub fn reset_accepted(&self, position: Position) {
+        *self
+            .newest_accepted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = position;
     }
 
     pub fn set_replicas_short(&self, why: Option<String>) {

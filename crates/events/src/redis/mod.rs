@@ -21,6 +21,7 @@ mod history;
 mod record;
 mod script;
 mod subscriber;
+mod whole;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -241,7 +242,10 @@ impl RedisBus {
             self.wait_for_replicas(&mut conn).await?;
         }
         Ok(match accepted {
-            Accepted::New(cursor) => Published::Accepted(cursor),
+            Accepted::New(cursor) => {
+                self.health.note_accepted(cursor.position);
+                Published::Accepted(cursor)
+            }
             Accepted::Duplicate => Published::Duplicate,
         })
     }

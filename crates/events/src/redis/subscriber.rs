@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Names;
 use super::health::{self, Health, Policy};
+use super::whole::{self, Seen, Verdict};
 use super::{epoch, history, record};
 use crate::cursor::{Cursor, Position};
 use crate::hub::Hub;
@@ -32,6 +33,12 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// What one connection learnt of Redis, for judging the next.
+struct Known {
+    replid: Option<String>,
+    epoch: u64,
+}
 
 /// Why a subscription session ended.
 #[derive(Debug, thiserror::Error)]
@@ -67,12 +74,14 @@ impl Subscriber {
         // The stream id of the last event fed; `None` until the first
         // session, which starts live from the stream's newest entry.
         let mut last: Option<Position> = None;
+        // What the previous connection knew, to judge the next one by.
+        let mut known: Option<Known> = None;
         let mut backoff = MIN_BACKOFF;
         loop {
             let stop = self.stop.clone();
             let ended = tokio::select! {
                 () = stop.cancelled() => return,
-                ended = self.session(&mut last, &mut backoff) => match ended {
+                ended = self.session(&mut last, &mut known, &mut backoff) => match ended {
                     Err(dropped) => dropped,
                     Ok(never) => match never {},
                 },
@@ -97,6 +106,7 @@ impl Subscriber {
     async fn session(
         &mut self,
         last: &mut Option<Position>,
+        known: &mut Option<Known>,
         backoff: &mut Duration,
     ) -> Result<std::convert::Infallible, Dropped> {
         if last.is_none() {
@@ -114,7 +124,39 @@ impl Subscriber {
             .map_err(|_| Dropped::Timeout)??;
         // Subscribed: from here every new event is on the channel, so the
         // stream read below leaves no gap behind it.
-        let epoch = epoch::ensure(&mut self.conn, &self.names.epoch).await?;
+        let mut epoch = epoch::ensure(&mut self.conn, &self.names.epoch).await?;
+        let now = Seen {
+            replid: whole::replid(&self.info("replication").await?),
+            newest: history::newest(&mut self.conn, &self.names).await?,
+        };
+        if let Some(before) = known.as_ref() {
+            let before_seen = Seen {
+                replid: before.replid.clone(),
+                newest: last
+                    .unwrap_or(Position::new(0, 0))
+                    .max(self.health.newest_accepted()),
+            };
+            if let Verdict::MaybeLost(why) = whole::judge(&before_seen, &now, self.min_replicas_ack)
+            {
+                if epoch == before.epoch {
+                    epoch = epoch::replace(&mut self.conn, &self.names.epoch, epoch).await?;
+                }
+                tracing::warn!(
+                    %why,
+                    epoch = %format_args!("{epoch:x}"),
+                    "the event history may have lost acknowledged events; it starts a new epoch, \
+                     so cursors from before are refused rather than resumed across a gap"
+                );
+                // Nothing after the surviving newest entry is of the old
+                // history; carry on from there.
+                *last = Some(now.newest);
+                self.health.reset_accepted(now.newest);
+            }
+        }
+        *known = Some(Known {
+            replid: now.replid,
+            epoch,
+        });
         if let Some(mut after) = *last {
             loop {
                 let page = history::page_after(&mut self.conn, &self.names, after).await?;

@@ -21,6 +21,7 @@ use events::{
 use futures::future::BoxFuture;
 
 mod redis_limits;
+mod redis_loss;
 use serde_json::json;
 
 /// The sizes a test asks of the bus.
