@@ -30,7 +30,9 @@ pub mod model;
 pub mod redis;
 pub mod stream;
 
-pub use self::redis::{RedisBus, RedisBusError, RedisBusSettings};
+pub use self::redis::{
+    RedisBus, RedisBusError, RedisBusSettings, SentinelSettings, parse_sentinel_nodes,
+};
 pub use bus::{BusError, EventBus, PAGE, Published, Replay, ReplayError};
 pub use convert::{Converter, converter};
 pub use cursor::{Cursor, Position};

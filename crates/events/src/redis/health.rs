@@ -22,6 +22,8 @@ pub const REQUIRED_POLICY: &str = "noeviction";
 #[derive(Debug)]
 pub struct Health {
     connected: AtomicBool,
+    /// What is known of why Redis is unreachable, when it is worth saying.
+    unreachable: Mutex<Option<String>>,
     /// Why Redis's policy is unfit although it is reachable, when it is.
     unfit: Mutex<Option<String>>,
     /// Why Redis cannot take writes now (full), when it cannot.
@@ -38,6 +40,7 @@ impl Default for Health {
     fn default() -> Self {
         Health {
             connected: AtomicBool::new(false),
+            unreachable: Mutex::new(None),
             unfit: Mutex::new(None),
             full: Mutex::new(None),
             replicas: Mutex::new(None),
@@ -54,6 +57,13 @@ impl Health {
     /// Sets whether the subscription is up; returns what it was.
     pub fn set_connected(&self, connected: bool) -> bool {
         self.connected.swap(connected, Ordering::AcqRel)
+    }
+
+    pub fn set_unreachable(&self, why: Option<String>) {
+        *self
+            .unreachable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = why;
     }
 
     pub fn set_unfit(&self, why: Option<String>) {
@@ -102,7 +112,15 @@ impl Health {
     /// Why the bus should not receive traffic, or `None` when it should.
     pub fn unready_reason(&self) -> Option<String> {
         if !self.is_connected() {
-            return Some("event bus unreachable".to_owned());
+            let why = self
+                .unreachable
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            return Some(match why {
+                Some(why) => format!("event bus unreachable: {why}"),
+                None => "event bus unreachable".to_owned(),
+            });
         }
         let unfit = self
             .unfit

@@ -18,6 +18,7 @@
 mod epoch;
 mod health;
 mod history;
+mod links;
 mod record;
 mod script;
 mod subscriber;
@@ -37,6 +38,8 @@ use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
 use super::hub::Hub;
 use super::model::Prepared;
 use health::Health;
+use links::Target;
+pub use links::{SentinelSettings, parse_nodes as parse_sentinel_nodes};
 use script::{Accepted, ScriptError};
 
 /// How the Redis bus connects and is sized.
@@ -60,6 +63,9 @@ pub struct RedisBusSettings {
     pub min_replicas_ack: u32,
     /// How long to wait for them before the event is refused.
     pub ack_timeout: Duration,
+    /// Sentinel discovery of the primary, when set; `url` then gives only
+    /// the password, database and TLS of the data connections.
+    pub sentinel: Option<SentinelSettings>,
 }
 
 impl std::fmt::Debug for RedisBusSettings {
@@ -71,6 +77,7 @@ impl std::fmt::Debug for RedisBusSettings {
             .field("subscriber_queue", &self.subscriber_queue)
             .field("min_replicas_ack", &self.min_replicas_ack)
             .field("ack_timeout", &self.ack_timeout)
+            .field("sentinel", &self.sentinel)
             .finish_non_exhaustive()
     }
 }
@@ -115,11 +122,7 @@ impl Names {
 
 /// The Redis bus of one replica.
 pub struct RedisBus {
-    conn: ConnectionManager,
-    /// The connections events are accepted on: `conn` alone, or a few of
-    /// their own when each waits for replicas (`WAIT` holds its connection
-    /// until the replicas answer, so one would serialise every webhook).
-    writers: Vec<ConnectionManager>,
+    target: Arc<Target>,
     next_writer: AtomicUsize,
     min_replicas_ack: u32,
     ack_timeout: Duration,
@@ -145,26 +148,21 @@ impl RedisBus {
     /// Sets up the bus and its subscription. Redis need not be reachable: the
     /// bus then starts unready and connects as soon as Redis answers.
     pub async fn connect(settings: RedisBusSettings) -> Result<Self, RedisBusError> {
-        let client = redis::Client::open(settings.url.as_str()).map_err(RedisBusError::Url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             // A WAIT answers within its own timeout; the reply may take that long.
             .set_response_timeout(Some(Duration::from_secs(5) + settings.ack_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let conn = client
-            .get_connection_manager_lazy(config.clone())
-            .map_err(RedisBusError::Url)?;
-        let mut writers = vec![conn.clone()];
-        if settings.min_replicas_ack > 0 {
-            for _ in 1..WAITING_WRITERS {
-                writers.push(
-                    client
-                        .get_connection_manager_lazy(config.clone())
-                        .map_err(RedisBusError::Url)?,
-                );
-            }
-        }
+        let writers = if settings.min_replicas_ack > 0 {
+            WAITING_WRITERS
+        } else {
+            1
+        };
+        let target = Arc::new(
+            Target::new(&settings.url, settings.sentinel.clone(), config, writers)
+                .map_err(RedisBusError::Url)?,
+        );
         let names = Arc::new(Names::new(&settings.prefix));
         let hub = Arc::new(Hub::start(settings.subscriber_queue));
         let health = Arc::new(Health::default());
@@ -172,8 +170,8 @@ impl RedisBus {
         let (sessions, mut subscribed) = watch::channel(0);
         tokio::spawn(
             subscriber::Subscriber {
-                client,
-                conn: conn.clone(),
+                conn: target.links().conn,
+                target: Arc::clone(&target),
                 names: Arc::clone(&names),
                 hub: Arc::clone(&hub),
                 health: Arc::clone(&health),
@@ -191,8 +189,7 @@ impl RedisBus {
             tracing::warn!("Redis is unreachable; the event bus starts unready and keeps trying");
         }
         Ok(RedisBus {
-            conn,
-            writers,
+            target,
             next_writer: AtomicUsize::new(0),
             min_replicas_ack: settings.min_replicas_ack,
             ack_timeout: settings.ack_timeout,
@@ -212,7 +209,8 @@ impl RedisBus {
             return Err(BusError::Unavailable(short));
         }
         let turn = self.next_writer.fetch_add(1, Ordering::Relaxed);
-        let mut conn = self.writers[turn % self.writers.len()].clone();
+        let writers = self.target.links().writers;
+        let mut conn = writers[turn % writers.len()].clone();
         let mut retried = false;
         let result = loop {
             let result = script::accept(
@@ -272,7 +270,7 @@ impl RedisBus {
     }
 
     async fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.target.links().conn;
         let (after, events, more) = history::replay(&mut conn, &self.names, text).await?;
         let epoch = after.epoch;
         Ok(Replay {
@@ -290,7 +288,7 @@ impl RedisBus {
 
 impl RedisBus {
     async fn retained(&self) -> Result<Replay, ReplayError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.target.links().conn;
         let (epoch, events, more) = history::first_page(&mut conn, &self.names).await?;
         let cursor = |position| super::cursor::Cursor { epoch, position };
         Ok(Replay {

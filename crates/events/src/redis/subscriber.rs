@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Names;
 use super::health::{self, Health, Policy};
+use super::links::Target;
 use super::whole::{self, Seen, Verdict};
 use super::{epoch, history, record};
 use crate::cursor::{Cursor, Position};
@@ -51,11 +52,15 @@ enum Dropped {
     Closed,
     #[error("the event hub stopped")]
     HubStopped,
+    #[error("the Redis server is not a primary (it is a replica)")]
+    NotPrimary,
 }
 
 /// Everything the subscription task needs.
 pub(super) struct Subscriber {
-    pub client: redis::Client,
+    /// Where the primary is; asked again at every (re)connection.
+    pub target: Arc<Target>,
+    /// The current primary's command connection.
     pub conn: ConnectionManager,
     pub names: Arc<Names>,
     pub hub: Arc<Hub>,
@@ -86,6 +91,12 @@ impl Subscriber {
                     Ok(never) => match never {},
                 },
             };
+            if let Some(sentinel) = self.target.sentinel() {
+                self.health.set_unreachable(Some(format!(
+                    "the Redis primary of Sentinel master {:?}: {ended}",
+                    sentinel.master
+                )));
+            }
             if self.health.set_connected(false) {
                 tracing::warn!(error = %ended, "event bus subscription to Redis lost; reconnecting");
             } else {
@@ -109,13 +120,15 @@ impl Subscriber {
         known: &mut Option<Known>,
         backoff: &mut Duration,
     ) -> Result<std::convert::Infallible, Dropped> {
+        let links = self.target.resolve().await?;
+        self.conn = links.conn;
         if last.is_none() {
             // The first subscription starts live: from the newest entry,
             // read before subscribing, so whatever is accepted while the
             // subscription is set up is caught up below rather than skipped.
             *last = Some(history::newest(&mut self.conn, &self.names).await?);
         }
-        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
+        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, links.client.get_async_pubsub())
             .await
             .map_err(|_| Dropped::Timeout)??;
         let (mut sink, mut messages) = pubsub.split();
@@ -124,17 +137,29 @@ impl Subscriber {
             .map_err(|_| Dropped::Timeout)??;
         // Subscribed: from here every new event is on the channel, so the
         // stream read below leaves no gap behind it.
+        let replication = self.info("replication").await?;
+        if health::info_field(&replication, "role").is_some_and(|role| role != "master") {
+            // A former primary that came back as a replica (Sentinel
+            // reconfigures it): ask the Sentinels again.
+            return Err(Dropped::NotPrimary);
+        }
         let mut epoch = epoch::ensure(&mut self.conn, &self.names.epoch).await?;
         let now = Seen {
-            replid: whole::replid(&self.info("replication").await?),
+            replid: whole::replid(&replication),
             newest: history::newest(&mut self.conn, &self.names).await?,
         };
         if let Some(before) = known.as_ref() {
             let before_seen = Seen {
                 replid: before.replid.clone(),
-                newest: last
-                    .unwrap_or(Position::new(0, 0))
-                    .max(self.health.newest_accepted()),
+                // With replica acks only what was acknowledged must
+                // survive: an event fed but refused 503 may be gone, and its
+                // retry is accepted anew.
+                newest: if self.min_replicas_ack == 0 {
+                    last.unwrap_or(Position::new(0, 0))
+                        .max(self.health.newest_accepted())
+                } else {
+                    self.health.newest_accepted()
+                },
             };
             if let Verdict::MaybeLost(why) = whole::judge(&before_seen, &now, self.min_replicas_ack)
             {
@@ -172,6 +197,7 @@ impl Subscriber {
         }
         self.check_policy().await?;
         self.check_capacity().await?;
+        self.health.set_unreachable(None);
         self.health.set_connected(true);
         self.sessions.send_modify(|n| *n += 1);
         *backoff = MIN_BACKOFF;

@@ -6,7 +6,8 @@
 //! survives, so without a check cursors from before the loss would still be
 //! served, silently missing what was lost. So every replica remembers, per
 //! connection, the primary's replication id and the newest stream id it knew
-//! of (fed to its hub or accepted by it), and after reconnecting it judges:
+//! of (fed to its hub or accepted by it; with replica acks, only those it
+//! acknowledged), and after reconnecting it judges:
 //!
 //! - the stream's newest id is older than one it knew: events were lost;
 //! - the primary's replication id changed (a failover, or a restart that did

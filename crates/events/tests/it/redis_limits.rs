@@ -14,6 +14,7 @@ async fn bus_on(redis: &RedisServer) -> Arc<dyn EventBus> {
         connect_wait: Duration::from_secs(10),
         min_replicas_ack: 0,
         ack_timeout: Duration::from_secs(1),
+        sentinel: None,
     })
     .await
     .expect("the Redis bus sets up");

@@ -37,6 +37,7 @@ async fn a_failover_that_lost_acknowledged_events_starts_a_new_epoch() {
             connect_wait: Duration::from_secs(10),
             min_replicas_ack: 0,
             ack_timeout: Duration::from_secs(1),
+            sentinel: None,
         })
         .await
         .expect("the Redis bus sets up"),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use events::{MemoryBusSettings, RedisBusSettings};
+use events::{MemoryBusSettings, RedisBusSettings, SentinelSettings};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{ConfigError, saturating_usize};
@@ -127,6 +127,24 @@ pub struct RedisArgs {
     /// `GATEWAY_REDIS_MIN_REPLICAS_ACK` asks for before it is answered 503.
     #[arg(global = true, long = "redis-ack-timeout-ms", env = "GATEWAY_REDIS_ACK_TIMEOUT_MS", value_name = "GATEWAY_REDIS_ACK_TIMEOUT_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub ack_timeout_ms: u64,
+
+    /// Sentinels to ask for the Redis primary (`host:port`, comma-separated),
+    /// with `GATEWAY_REDIS_SENTINEL_MASTER`. `REDIS_URL` then gives only the
+    /// password, database and `rediss://` of the data connections.
+    #[arg(global = true, long = "redis-sentinels", env = "GATEWAY_REDIS_SENTINELS", value_name = "GATEWAY_REDIS_SENTINELS", value_parser = parse_sentinels, requires = "sentinel_master")]
+    pub sentinels: Option<String>,
+
+    /// The master's name in the Sentinels' configuration (`sentinel monitor
+    /// <name> ...`), with `GATEWAY_REDIS_SENTINELS`.
+    #[arg(
+        global = true,
+        id = "sentinel_master",
+        long = "redis-sentinel-master",
+        env = "GATEWAY_REDIS_SENTINEL_MASTER",
+        value_name = "GATEWAY_REDIS_SENTINEL_MASTER",
+        requires = "sentinels"
+    )]
+    pub sentinel_master: Option<String>,
 }
 
 impl RedisArgs {
@@ -142,8 +160,17 @@ impl RedisArgs {
             connect_wait: Duration::from_secs(5),
             min_replicas_ack: self.min_replicas_ack,
             ack_timeout: Duration::from_millis(self.ack_timeout_ms),
+            sentinel: self.sentinels.as_deref().map(|nodes| SentinelSettings {
+                nodes: events::parse_sentinel_nodes(nodes).unwrap_or_default(),
+                master: self.sentinel_master.clone().unwrap_or_default(),
+            }),
         })
     }
+}
+
+/// `host:port`, comma-separated; kept as text, split when the bus is built.
+fn parse_sentinels(value: &str) -> Result<String, String> {
+    events::parse_sentinel_nodes(value).map(|_| value.to_owned())
 }
 
 /// Only the scheme is checked here (the rest may hold a password, which must

@@ -368,7 +368,44 @@ mod tests {
         let waits = parse(&args).redis.bus(&parse(&args).events).unwrap();
         assert_eq!(waits.min_replicas_ack, 1);
         assert_eq!(waits.ack_timeout, Duration::from_millis(250));
+        let sentinel = parse(
+            &[
+                args.as_slice(),
+                &[
+                    "--redis-sentinels",
+                    "10.0.0.1:26379,10.0.0.2:26379",
+                    "--redis-sentinel-master",
+                    "mymaster",
+                ],
+            ]
+            .concat(),
+        );
+        let discovered = sentinel
+            .redis
+            .bus(&sentinel.events)
+            .unwrap()
+            .sentinel
+            .unwrap();
+        assert_eq!(discovered.nodes, ["10.0.0.1:26379", "10.0.0.2:26379"]);
+        assert_eq!(discovered.master, "mymaster");
+        for alone in [
+            ["--redis-sentinels", "10.0.0.1:26379"],
+            ["--redis-sentinel-master", "mymaster"],
+        ] {
+            let refused = Config::try_parse_from(
+                [
+                    &["conference-gateway", "--redis-url", "redis://r"][..],
+                    &alone[..],
+                ]
+                .concat()
+                .iter(),
+            )
+            .expect_err("one without the other");
+            let text = refused.to_string();
+            assert!(text.contains("GATEWAY_REDIS_SENTINEL"), "{text}");
+        }
         for (flag, value) in [
+            ("--redis-sentinels", "sentinel-without-port"),
             ("--redis-min-replicas-ack", "17"),
             ("--redis-ack-timeout-ms", "0"),
         ] {
