@@ -8,7 +8,7 @@
 //!    ([`EventBus::publish`]), giving it the next [`Position`](super::cursor::Position) of the bus's
 //!    single order and a [`Cursor`] naming it.
 //! 2. Keep a bounded history of accepted events and hand back, for a cursor,
-//!    every retained event after it ([`EventBus::replay`]).
+//!    the retained events after it, a page at a time ([`EventBus::replay`]).
 //! 3. Feed every accepted event, in order, to its [`Hub`] ([`EventBus::hub`]),
 //!    which fans out to subscribers. An event must be in the history before the
 //!    hub sees it: a subscriber registers with the hub first and replays second,
@@ -44,14 +44,41 @@ pub enum BusError {
     Unavailable(String),
 }
 
-/// The events after a cursor.
+/// How many events one read of the history hands back at most. A reader of
+/// a long history reads page after page, so what it holds at once is bounded
+/// by the page, not by the history.
+pub const PAGE: usize = 1000;
+
+/// One page of the events after a cursor.
 #[derive(Debug)]
 pub struct Replay {
     /// The cursor replayed from.
     pub after: Cursor,
-    /// Every retained event after it, oldest first, up to the newest accepted
-    /// when the replay was taken.
+    /// The retained events after it, oldest first: at most [`PAGE`].
     pub events: Vec<Arc<Event>>,
+    /// Whether more events may follow the page: read on with
+    /// [`EventBus::replay`] from the cursor of the page's last event. When
+    /// `false` the page reaches the newest event accepted when it was read.
+    pub more: bool,
+}
+
+impl Replay {
+    /// Where the next page starts, when there is one.
+    pub fn next_page(&self) -> Option<Cursor> {
+        if self.more {
+            self.events.last().map(|event| event.cursor)
+        } else {
+            None
+        }
+    }
+
+    /// The position of the newest event the page holds, or the one it was
+    /// replayed from.
+    pub fn up_to(&self) -> super::cursor::Position {
+        self.events
+            .last()
+            .map_or(self.after.position, |event| event.cursor.position)
+    }
 }
 
 /// Why a cursor cannot be served.
@@ -80,11 +107,13 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
     /// even the id, so a redelivery can succeed.
     fn publish(&self, event: Prepared) -> BoxFuture<'_, Result<Published, BusError>>;
 
-    /// Every retained event after `cursor` (text as given by a caller).
+    /// The first page of the retained events after `cursor` (text as given
+    /// by a caller).
     fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>>;
 
-    /// Every retained event, oldest first, for a reader that folds the whole
-    /// history (the call-center state) rather than resuming from a cursor.
+    /// The first page of every retained event, oldest first, for a reader
+    /// that folds the whole history (the call-center state) rather than
+    /// resuming from a cursor; it reads on with [`EventBus::replay`].
     /// `Replay::after` names the history's epoch at position `0-0`, before
     /// any event. Used like [`EventBus::replay`]: register with the hub first.
     fn history(&self) -> BoxFuture<'_, Result<Replay, ReplayError>>;
@@ -97,5 +126,13 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
     /// lives in the process always can.
     fn is_ready(&self) -> bool {
         true
+    }
+
+    /// Why the gateway should not receive traffic because of its bus, in
+    /// one line, or `None` when it may: [`EventBus::is_ready`], or a store
+    /// that is reachable but cannot keep the bus's promise (a Redis that may
+    /// evict its keys).
+    fn unready_reason(&self) -> Option<String> {
+        (!self.is_ready()).then(|| "event bus unreachable".to_owned())
     }
 }

@@ -30,8 +30,10 @@ pub mod model;
 pub mod redis;
 pub mod stream;
 
-pub use self::redis::{RedisBus, RedisBusError, RedisBusSettings};
-pub use bus::{BusError, EventBus, Published, Replay, ReplayError};
+pub use self::redis::{
+    RedisBus, RedisBusError, RedisBusSettings, SentinelSettings, parse_sentinel_nodes,
+};
+pub use bus::{BusError, EventBus, PAGE, Published, Replay, ReplayError};
 pub use convert::{Converter, converter};
 pub use cursor::{Cursor, Position};
 pub use filter::Filter;

@@ -15,7 +15,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
+use super::bus::{BusError, EventBus, PAGE, Published, Replay, ReplayError};
 use super::cursor::{Cursor, Position};
 use super::hub::{FEED_CAPACITY, FeedError, Hub};
 use super::model::{Event, Prepared};
@@ -148,7 +148,14 @@ impl MemoryBus {
         let skip = usize::try_from(seq + 1 - oldest).unwrap_or(usize::MAX);
         Ok(Replay {
             after: cursor,
-            events: state.history.iter().skip(skip).cloned().collect(),
+            events: state
+                .history
+                .iter()
+                .skip(skip)
+                .take(PAGE)
+                .cloned()
+                .collect(),
+            more: state.history.len().saturating_sub(skip) > PAGE,
         })
     }
 }
@@ -161,7 +168,8 @@ impl MemoryBus {
                 epoch: self.epoch,
                 position: Position::new(0, 0),
             },
-            events: state.history.iter().cloned().collect(),
+            events: state.history.iter().take(PAGE).cloned().collect(),
+            more: state.history.len() > PAGE,
         }
     }
 }

@@ -4,8 +4,8 @@
 //! second, like a resuming subscriber (see `events::stream`), so it misses
 //! nothing between the two and folds each event once, in stream order:
 //!
-//! - at start it folds the whole retained history (`EventBus::history`) into
-//!   a fresh fold before it reports ready;
+//! - at start it folds the whole retained history (`EventBus::history`, then
+//!   page after page) into a fresh fold before it reports ready;
 //! - afterwards it folds live events as the hub delivers them;
 //! - when its hub queue overflowed, or the bus lost Redis and got it back, it
 //!   catches up from its own cursor (`EventBus::replay`); when that cursor
@@ -270,7 +270,9 @@ async fn feed(
 }
 
 /// Folds what the history holds beyond the fold's cursor, or rebuilds from
-/// the whole history when that cursor cannot be served.
+/// the whole history when that cursor cannot be served. Either way the
+/// history is read a page at a time and each page folded before the next is
+/// read, so catching up holds one page, not the history.
 async fn catch_up(
     shared: &Shared,
     bus: &dyn EventBus,
@@ -280,22 +282,25 @@ async fn catch_up(
     let from: Option<Cursor> = shared.read().cursor();
     if let Some(cursor) = from {
         match bus.replay(&cursor.to_string()).await {
-            Ok(replay) => {
-                for chunk in replay.events.chunks(CHUNK) {
-                    shared.fold(chunk);
+            Ok(mut page) => {
+                let epoch = page.after.epoch;
+                let mut folded = 0;
+                loop {
+                    for chunk in page.events.chunks(CHUNK) {
+                        shared.fold(chunk);
+                    }
+                    folded += page.events.len();
+                    let Some(next) = page.next_page() else { break };
+                    page = bus.replay(&next.to_string()).await?;
                 }
-                let up_to = replay
-                    .events
-                    .last()
-                    .map_or(replay.after.position, |event| event.cursor.position);
                 tracing::info!(
-                    events = replay.events.len(),
+                    events = folded,
                     elapsed = ?started.elapsed(),
                     "the live state caught up with the event history"
                 );
                 return Ok(CaughtUp {
-                    epoch: replay.after.epoch,
-                    up_to,
+                    epoch,
+                    up_to: page.up_to(),
                 });
             }
             Err(error @ ReplayError::Unavailable(_)) => return Err(error),
@@ -304,23 +309,26 @@ async fn catch_up(
             }
         }
     }
-    let history = bus.history().await?;
+    let mut page = bus.history().await?;
+    let epoch = page.after.epoch;
     let mut fresh = Fold::new(settings);
-    for event in &history.events {
-        apply(&mut fresh, event);
+    let mut folded = 0;
+    loop {
+        for event in &page.events {
+            apply(&mut fresh, event);
+        }
+        folded += page.events.len();
+        let Some(next) = page.next_page() else { break };
+        page = bus.replay(&next.to_string()).await?;
     }
     shared.replace(fresh);
-    let up_to = history
-        .events
-        .last()
-        .map_or(history.after.position, |event| event.cursor.position);
     tracing::info!(
-        events = history.events.len(),
+        events = folded,
         elapsed = ?started.elapsed(),
         "the live state was built from the event history"
     );
     Ok(CaughtUp {
-        epoch: history.after.epoch,
-        up_to,
+        epoch,
+        up_to: page.up_to(),
     })
 }

@@ -14,6 +14,8 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// For a Sentinel: the master's name and port it watches.
+    sentinel_of: Option<(String, u16)>,
 }
 
 impl RedisServer {
@@ -27,9 +29,49 @@ impl RedisServer {
             port,
             dir: tempfile::tempdir().expect("a temporary directory"),
             child: None,
+            sentinel_of: None,
         };
         server.spawn();
         server
+    }
+
+    /// Starts a Sentinel on a free port watching `primary` as `master`
+    /// (quorum 2, down after 1 s, so a failover takes a few seconds).
+    pub fn start_sentinel(master: &str, primary: &RedisServer) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = RedisServer {
+            port,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            child: None,
+            sentinel_of: Some((master.to_owned(), primary.port)),
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Makes this server a replica of `primary` and waits (10 s at most)
+    /// until it has synchronised.
+    pub fn replicate(&self, primary: &RedisServer) {
+        let reply = self.command(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+        assert!(reply.contains("OK"), "REPLICAOF: {reply}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self
+            .command(&["INFO", "replication"])
+            .contains("master_link_status:up")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the replica did not sync within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn url(&self) -> String {
@@ -87,13 +129,34 @@ impl RedisServer {
         // The wrapper ties the server's life to the test process: when the
         // test process ends for any reason, its stdin closes and it kills
         // the server.
-        let script = format!(
-            "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
-             --dir {dir} --logfile '' --loglevel warning >/dev/null & pid=$!; \
-             cat >/dev/null; kill -9 $pid; wait $pid",
-            port = self.port,
-            dir = self.dir.path().display(),
-        );
+        let server = match &self.sentinel_of {
+            None => format!(
+                "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
+                 --dir {dir} --logfile '' --loglevel warning",
+                port = self.port,
+                dir = self.dir.path().display(),
+            ),
+            Some((master, primary)) => {
+                // Sentinel rewrites its configuration file: one of its own.
+                let conf = self.dir.path().join("sentinel.conf");
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile \"\"\nloglevel warning\n\
+                         sentinel monitor {master} 127.0.0.1 {primary} 2\n\
+                         sentinel down-after-milliseconds {master} 1000\n\
+                         sentinel failover-timeout {master} 5000\n\
+                         sentinel parallel-syncs {master} 1\n",
+                        port = self.port,
+                        dir = self.dir.path().display(),
+                    ),
+                )
+                .expect("the Sentinel's configuration is written");
+                format!("redis-server {} --sentinel", conf.display())
+            }
+        };
+        let script =
+            format!("{server} >/dev/null & pid=$!; cat >/dev/null; kill -9 $pid; wait $pid");
         let child = Command::new("sh")
             .arg("-c")
             .arg(script)

@@ -133,6 +133,15 @@ change. Included by the Deployment, so `helm template`, `helm lint` and
 {{- if and $v.redis.url $v.redis.existingSecret }}
   {{- fail "set redis.url or redis.existingSecret, not both" }}
 {{- end }}
+{{- if and $v.redis.sentinel.nodes (not $v.redis.sentinel.master) }}
+  {{- fail "redis.sentinel.nodes is set but redis.sentinel.master is empty: name the master the Sentinels watch (sentinel monitor <name> ...)" }}
+{{- end }}
+{{- if and $v.redis.sentinel.master (not $v.redis.sentinel.nodes) }}
+  {{- fail "redis.sentinel.master is set but redis.sentinel.nodes is empty: list the Sentinels as host:port" }}
+{{- end }}
+{{- if and $v.redis.sentinel.nodes (not $redis) }}
+  {{- fail "redis.sentinel needs redis.url or redis.existingSecret (its password, database and TLS apply to the primary Sentinel names)" }}
+{{- end }}
 {{- if not $redis }}
   {{- if ne (int $v.replicaCount) 1 }}
     {{- fail (printf "replicaCount=%d needs Redis: without redis.url or redis.existingSecret each pod has its own in-process event bus, so only 1 replica is allowed" (int $v.replicaCount)) }}

@@ -1,22 +1,23 @@
 //! Reading the stream: what a resuming subscriber replays and what a replica
 //! catches up on after its subscription dropped.
 //!
-//! The stream is read in pages, so one resume of a long history never asks
-//! Redis for everything in one reply. Each read of a replay runs in one
-//! MULTI with a GET of the epoch, so events are never read against a cursor of
-//! another history.
+//! The stream is read in pages, and a reader asks for the next page only
+//! when it is done with the last, so what one resume holds is bounded by the
+//! page, not by the history. Each read of a replay runs in one
+//! read-only script with a GET of the epoch, so events are never read against
+//! a cursor of another history; nothing here needs Redis to have room to write.
 
+use std::sync::LazyLock;
+
+use redis::Script;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply};
 
 use super::record::{self, FIELD};
 use super::{Names, epoch};
-use crate::bus::ReplayError;
+use crate::bus::{PAGE, ReplayError};
 use crate::cursor::{Cursor, Position};
 use crate::model::Prepared;
-
-/// Stream entries read per round trip.
-const PAGE: usize = 1000;
 
 /// Events read from the stream, oldest first.
 pub struct Page {
@@ -87,7 +88,66 @@ fn unavailable(error: redis::RedisError) -> ReplayError {
     ReplayError::Unavailable(error.to_string())
 }
 
-/// Every retained event after the cursor `text`, for a resuming subscriber.
+/// Reads a page of the stream together with the epoch and the stream's two
+/// ends, in one server-side step so they describe one moment.
+///
+/// A script that only reads, not MULTI/EXEC: Redis refuses every MULTI with
+/// OOM once it is over `maxmemory` under `noeviction`, even one that only
+/// reads, while it runs a script until the script tries to write. So a full
+/// Redis still serves resuming subscribers. (No `#!lua flags=no-writes`
+/// line: Redis before 7 cannot parse it, and without it reads are allowed
+/// over `maxmemory` all the same.)
+const READ_LUA: &str = r"
+local page = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
+local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+return {redis.call('GET', KEYS[1]), page, oldest, newest}
+";
+
+static READ: LazyLock<Script> = LazyLock::new(|| Script::new(READ_LUA));
+
+/// What one [`READ_LUA`] call saw.
+struct Read {
+    epoch: Option<u64>,
+    page: StreamRangeReply,
+    oldest: Option<Position>,
+    newest: Option<Position>,
+}
+
+async fn read(
+    conn: &mut ConnectionManager,
+    names: &Names,
+    start: &str,
+    count: usize,
+) -> redis::RedisResult<Read> {
+    let (epoch, page, oldest, newest): (
+        Option<String>,
+        StreamRangeReply,
+        StreamRangeReply,
+        StreamRangeReply,
+    ) = READ
+        .key(&names.epoch)
+        .key(&names.stream)
+        .arg(start)
+        .arg(count)
+        .invoke_async(conn)
+        .await?;
+    let first_id = |reply: &StreamRangeReply| {
+        reply
+            .ids
+            .first()
+            .and_then(|entry| record::parse_id(&entry.id))
+    };
+    Ok(Read {
+        epoch: epoch.as_deref().and_then(epoch::parse),
+        oldest: first_id(&oldest),
+        newest: first_id(&newest),
+        page,
+    })
+}
+
+/// The first page of the retained events after the cursor `text`, for a
+/// resuming subscriber, and whether more follow.
 ///
 /// The cursor's own entry must still be in the stream: trimming removes the
 /// oldest entries first, so if it is there, everything after it is too. If it
@@ -97,106 +157,46 @@ pub async fn replay(
     conn: &mut ConnectionManager,
     names: &Names,
     text: &str,
-) -> Result<(Cursor, Vec<(Position, Prepared)>), ReplayError> {
+) -> Result<(Cursor, Vec<(Position, Prepared)>, bool), ReplayError> {
     let cursor: Cursor = text.parse()?;
-    let (current, from_cursor, oldest, newest): (
-        Option<String>,
-        StreamRangeReply,
-        StreamRangeReply,
-        StreamRangeReply,
-    ) = redis::pipe()
-        .atomic()
-        .get(&names.epoch)
-        .cmd("XRANGE")
-        .arg(&names.stream)
-        .arg(record::format_id(cursor.position))
-        .arg("+")
-        .arg("COUNT")
-        .arg(PAGE + 1)
-        .cmd("XRANGE")
-        .arg(&names.stream)
-        .arg("-")
-        .arg("+")
-        .arg("COUNT")
-        .arg(1)
-        .cmd("XREVRANGE")
-        .arg(&names.stream)
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(conn)
+    let first = read(conn, names, &record::format_id(cursor.position), PAGE + 1)
         .await
         .map_err(unavailable)?;
-    if current.as_deref().and_then(epoch::parse) != Some(cursor.epoch) {
+    if first.epoch != Some(cursor.epoch) {
         return Err(ReplayError::OtherEpoch(text.to_owned()));
     }
-    let first_id = |reply: &StreamRangeReply| {
-        reply
-            .ids
-            .first()
-            .and_then(|entry| record::parse_id(&entry.id))
-    };
-    if first_id(&from_cursor) != Some(cursor.position) {
-        let expired = first_id(&oldest).is_some_and(|oldest| cursor.position < oldest)
-            && first_id(&newest).is_some_and(|newest| cursor.position < newest);
+    let at_cursor = first
+        .page
+        .ids
+        .first()
+        .and_then(|entry| record::parse_id(&entry.id));
+    if at_cursor != Some(cursor.position) {
+        let expired = first.oldest.is_some_and(|oldest| cursor.position < oldest)
+            && first.newest.is_some_and(|newest| cursor.position < newest);
         return Err(if expired {
             ReplayError::Expired(text.to_owned())
         } else {
             ReplayError::Unknown(text.to_owned())
         });
     }
-    let full = from_cursor.ids.len() > PAGE;
-    let mut events: Vec<_> = entries(from_cursor).into_iter().skip(1).collect();
-    let mut more = full;
-    while more {
-        let after = events
-            .last()
-            .map_or(cursor.position, |(position, _)| *position);
-        let page = page_after(conn, names, after).await.map_err(unavailable)?;
-        // Read after the page: an unchanged epoch means the page is of the
-        // cursor's history.
-        let current: Option<String> = redis::cmd("GET")
-            .arg(&names.epoch)
-            .query_async(conn)
-            .await
-            .map_err(unavailable)?;
-        if current.as_deref().and_then(epoch::parse) != Some(cursor.epoch) {
-            return Err(ReplayError::OtherEpoch(text.to_owned()));
-        }
-        more = page.full;
-        events.extend(page.events);
-    }
-    Ok((cursor, events))
+    let more = first.page.ids.len() > PAGE;
+    let events = entries(first.page).into_iter().skip(1).collect();
+    Ok((cursor, events, more))
 }
 
-/// The epoch and every event of the stream, read page by page; refused as
-/// `OtherEpoch` when the epoch changed while it was read.
-pub async fn all(
+/// The epoch and the first page of the stream, oldest first, and whether
+/// more follow.
+pub async fn first_page(
     conn: &mut ConnectionManager,
     names: &Names,
-) -> Result<(u64, Vec<(Position, Prepared)>), ReplayError> {
+) -> Result<(u64, Vec<(Position, Prepared)>, bool), ReplayError> {
     let epoch = epoch::ensure(conn, &names.epoch)
         .await
         .map_err(unavailable)?;
-    let mut events: Vec<(Position, Prepared)> = Vec::new();
-    loop {
-        let after = events
-            .last()
-            .map_or(Position::new(0, 0), |(position, _)| *position);
-        let page = page_after(conn, names, after).await.map_err(unavailable)?;
-        events.extend(page.events);
-        if !page.full {
-            break;
-        }
-    }
-    let current: Option<String> = redis::cmd("GET")
-        .arg(&names.epoch)
-        .query_async(conn)
-        .await
-        .map_err(unavailable)?;
-    if current.as_deref().and_then(epoch::parse) != Some(epoch) {
+    let first = read(conn, names, "-", PAGE).await.map_err(unavailable)?;
+    if first.epoch != Some(epoch) {
         return Err(ReplayError::OtherEpoch(format!("{epoch:x}")));
     }
-    Ok((epoch, events))
+    let more = first.page.ids.len() >= PAGE;
+    Ok((epoch, entries(first.page), more))
 }

@@ -13,15 +13,19 @@
 //! replica is served by every other. While Redis is unreachable publishing
 //! fails (the webhook answers 503 and Telnyx retries), open streams stay open,
 //! the replica reports not ready, and everything resumes when Redis is back.
+//! It also reports not ready while Redis may evict its keys (`health`).
 
 mod epoch;
+mod health;
 mod history;
+mod links;
 mod record;
 mod script;
 mod subscriber;
+mod whole;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -33,6 +37,9 @@ use tokio_util::sync::CancellationToken;
 use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
 use super::hub::Hub;
 use super::model::Prepared;
+use health::Health;
+use links::Target;
+pub use links::{SentinelSettings, parse_nodes as parse_sentinel_nodes};
 use script::{Accepted, ScriptError};
 
 /// How the Redis bus connects and is sized.
@@ -51,6 +58,14 @@ pub struct RedisBusSettings {
     /// How long [`RedisBus::connect`] waits for the first subscription before
     /// it carries on unready (the gateway starts while Redis is down).
     pub connect_wait: Duration,
+    /// How many replicas must have an event before it counts as accepted
+    /// (`WAIT`); 0: the primary's copy is enough.
+    pub min_replicas_ack: u32,
+    /// How long to wait for them before the event is refused.
+    pub ack_timeout: Duration,
+    /// Sentinel discovery of the primary, when set; `url` then gives only
+    /// the password, database and TLS of the data connections.
+    pub sentinel: Option<SentinelSettings>,
 }
 
 impl std::fmt::Debug for RedisBusSettings {
@@ -60,9 +75,15 @@ impl std::fmt::Debug for RedisBusSettings {
             .field("history", &self.history)
             .field("dedupe_window", &self.dedupe_window)
             .field("subscriber_queue", &self.subscriber_queue)
+            .field("min_replicas_ack", &self.min_replicas_ack)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("sentinel", &self.sentinel)
             .finish_non_exhaustive()
     }
 }
+
+/// Connections that accept events when each waits for replicas.
+const WAITING_WRITERS: usize = 4;
 
 /// The bus cannot be set up from its settings.
 #[derive(Debug, thiserror::Error)]
@@ -101,12 +122,15 @@ impl Names {
 
 /// The Redis bus of one replica.
 pub struct RedisBus {
-    conn: ConnectionManager,
+    target: Arc<Target>,
+    next_writer: AtomicUsize,
+    min_replicas_ack: u32,
+    ack_timeout: Duration,
     names: Arc<Names>,
     history: u64,
     dedupe_window_secs: u64,
     hub: Arc<Hub>,
-    connected: Arc<AtomicBool>,
+    health: Arc<Health>,
     stop: CancellationToken,
 }
 
@@ -115,7 +139,7 @@ impl std::fmt::Debug for RedisBus {
         f.debug_struct("RedisBus")
             .field("names", &self.names)
             .field("history", &self.history)
-            .field("connected", &self.connected)
+            .field("health", &self.health)
             .finish_non_exhaustive()
     }
 }
@@ -124,27 +148,34 @@ impl RedisBus {
     /// Sets up the bus and its subscription. Redis need not be reachable: the
     /// bus then starts unready and connects as soon as Redis answers.
     pub async fn connect(settings: RedisBusSettings) -> Result<Self, RedisBusError> {
-        let client = redis::Client::open(settings.url.as_str()).map_err(RedisBusError::Url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
+            // A WAIT answers within its own timeout; the reply may take that long.
+            .set_response_timeout(Some(Duration::from_secs(5) + settings.ack_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let conn = client
-            .get_connection_manager_lazy(config)
-            .map_err(RedisBusError::Url)?;
+        let writers = if settings.min_replicas_ack > 0 {
+            WAITING_WRITERS
+        } else {
+            1
+        };
+        let target = Arc::new(
+            Target::new(&settings.url, settings.sentinel.clone(), config, writers)
+                .map_err(RedisBusError::Url)?,
+        );
         let names = Arc::new(Names::new(&settings.prefix));
         let hub = Arc::new(Hub::start(settings.subscriber_queue));
-        let connected = Arc::new(AtomicBool::new(false));
+        let health = Arc::new(Health::default());
         let stop = CancellationToken::new();
         let (sessions, mut subscribed) = watch::channel(0);
         tokio::spawn(
             subscriber::Subscriber {
-                client,
-                conn: conn.clone(),
+                conn: target.links().conn,
+                target: Arc::clone(&target),
                 names: Arc::clone(&names),
                 hub: Arc::clone(&hub),
-                connected: Arc::clone(&connected),
+                health: Arc::clone(&health),
+                min_replicas_ack: settings.min_replicas_ack,
                 sessions,
                 stop: stop.clone(),
             }
@@ -158,18 +189,28 @@ impl RedisBus {
             tracing::warn!("Redis is unreachable; the event bus starts unready and keeps trying");
         }
         Ok(RedisBus {
-            conn,
+            target,
+            next_writer: AtomicUsize::new(0),
+            min_replicas_ack: settings.min_replicas_ack,
+            ack_timeout: settings.ack_timeout,
             names,
             history: settings.history.max(1),
             dedupe_window_secs: settings.dedupe_window.as_secs().max(1),
             hub,
-            connected,
+            health,
             stop,
         })
     }
 
     async fn accept(&self, event: Prepared) -> Result<Published, BusError> {
-        let mut conn = self.conn.clone();
+        if let Some(short) = self.health.replicas_short() {
+            // Known short of replicas: refuse before writing rather than make
+            // every webhook wait out the timeout.
+            return Err(BusError::Unavailable(short));
+        }
+        let turn = self.next_writer.fetch_add(1, Ordering::Relaxed);
+        let writers = self.target.links().writers;
+        let mut conn = writers[turn % writers.len()].clone();
         let mut retried = false;
         let result = loop {
             let result = script::accept(
@@ -177,6 +218,7 @@ impl RedisBus {
                 &self.names,
                 self.history,
                 self.dedupe_window_secs,
+                self.min_replicas_ack > 0,
                 &event,
             )
             .await;
@@ -194,15 +236,42 @@ impl RedisBus {
             }
         };
         let accepted = result.map_err(|error| BusError::Unavailable(error.to_string()))?;
+        if self.min_replicas_ack > 0 {
+            self.wait_for_replicas(&mut conn).await?;
+        }
         Ok(match accepted {
-            Accepted::New(cursor) => Published::Accepted(cursor),
+            Accepted::New(cursor) => {
+                self.health.note_accepted(cursor.position);
+                Published::Accepted(cursor)
+            }
             Accepted::Duplicate => Published::Duplicate,
         })
     }
 
+    /// Waits until `min_replicas_ack` replicas have every write of `conn`
+    /// so far: the event just stored, or for a duplicate the script's touch
+    /// of its dedupe key, which comes after the original's write.
+    async fn wait_for_replicas(&self, conn: &mut ConnectionManager) -> Result<(), BusError> {
+        let timeout_ms = u64::try_from(self.ack_timeout.as_millis()).unwrap_or(u64::MAX);
+        let acks: u32 = redis::cmd("WAIT")
+            .arg(self.min_replicas_ack)
+            .arg(timeout_ms.max(1))
+            .query_async(conn)
+            .await
+            .map_err(|error| BusError::Unavailable(error.to_string()))?;
+        if acks >= self.min_replicas_ack {
+            return Ok(());
+        }
+        Err(BusError::Unavailable(format!(
+            "{acks} of the {} Redis replicas GATEWAY_REDIS_MIN_REPLICAS_ACK asks for had the event \
+             within {timeout_ms} ms",
+            self.min_replicas_ack
+        )))
+    }
+
     async fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {
-        let mut conn = self.conn.clone();
-        let (after, events) = history::replay(&mut conn, &self.names, text).await?;
+        let mut conn = self.target.links().conn;
+        let (after, events, more) = history::replay(&mut conn, &self.names, text).await?;
         let epoch = after.epoch;
         Ok(Replay {
             after,
@@ -212,14 +281,15 @@ impl RedisBus {
                     Arc::new(event.seal(super::cursor::Cursor { epoch, position }))
                 })
                 .collect(),
+            more,
         })
     }
 }
 
 impl RedisBus {
     async fn retained(&self) -> Result<Replay, ReplayError> {
-        let mut conn = self.conn.clone();
-        let (epoch, events) = history::all(&mut conn, &self.names).await?;
+        let mut conn = self.target.links().conn;
+        let (epoch, events, more) = history::first_page(&mut conn, &self.names).await?;
         let cursor = |position| super::cursor::Cursor { epoch, position };
         Ok(Replay {
             after: cursor(super::cursor::Position::new(0, 0)),
@@ -227,6 +297,7 @@ impl RedisBus {
                 .into_iter()
                 .map(|(position, event)| Arc::new(event.seal(cursor(position))))
                 .collect(),
+            more,
         })
     }
 }
@@ -255,6 +326,10 @@ impl EventBus for RedisBus {
     }
 
     fn is_ready(&self) -> bool {
-        self.connected.load(Ordering::Acquire)
+        self.health.is_connected()
+    }
+
+    fn unready_reason(&self) -> Option<String> {
+        self.health.unready_reason()
     }
 }

@@ -9,7 +9,8 @@
 //! Keys: `KEYS[1]` the epoch, `KEYS[2]` the stream, `KEYS[3]` the event id's
 //! dedupe key. Arguments: `ARGV[1]` an epoch to create if there is none (Redis
 //! lost its data), `ARGV[2]` the dedupe window in seconds, `ARGV[3]` the
-//! history length, `ARGV[4]` the channel, `ARGV[5]` the event record.
+//! history length, `ARGV[4]` the channel, `ARGV[5]` the event record, `ARGV[6]`
+//! `1` when the caller then waits for replicas (`WAIT`).
 //!
 //! Returns `{epoch, stream id}`, or `{epoch, ""}` for a duplicate.
 
@@ -31,6 +32,15 @@ if not epoch then
   epoch = ARGV[1]
 end
 if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) then
+  if ARGV[6] == '1' then
+    -- A write of this connection's own after the original's, so that WAIT
+    -- answers for the original too: a duplicate is acknowledged only once
+    -- the event it duplicates is on the replicas.
+    local ttl = redis.call('PTTL', KEYS[3])
+    if ttl > 0 then
+      redis.call('PEXPIRE', KEYS[3], ttl)
+    end
+  end
   return {epoch, ''}
 end
 local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[5])
@@ -68,6 +78,7 @@ pub async fn accept<C: ConnectionLike + Send>(
     names: &Names,
     history: u64,
     dedupe_window_secs: u64,
+    waits_for_replicas: bool,
     event: &Prepared,
 ) -> Result<Accepted, ScriptError> {
     let reply: Vec<String> = ACCEPT
@@ -79,6 +90,7 @@ pub async fn accept<C: ConnectionLike + Send>(
         .arg(history)
         .arg(&names.channel)
         .arg(record::encode(event))
+        .arg(if waits_for_replicas { "1" } else { "0" })
         .invoke_async(conn)
         .await?;
     let parsed = match reply.as_slice() {

@@ -8,16 +8,20 @@
 // The crate under test, by the name its dependents use.
 extern crate conference_gateway_events as events;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use events::{
-    Cursor, Envelope, EventBus, Filter, MemoryBus, MemoryBusSettings, Published, RedisBus,
-    RedisBusSettings, ReplayError, converter,
+    BusError, Cursor, Envelope, EventBus, Filter, Hub, MemoryBus, MemoryBusSettings, PAGE,
+    Prepared, Published, RedisBus, RedisBusSettings, Replay, ReplayError, converter,
     hub::Lost,
     stream::{self, EventStream},
 };
 use futures::future::BoxFuture;
+
+mod redis_limits;
+mod redis_loss;
 use serde_json::json;
 
 /// The sizes a test asks of the bus.
@@ -64,6 +68,9 @@ fn redis_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
             dedupe_window: sizes.dedupe_window,
             subscriber_queue: sizes.subscriber_queue,
             connect_wait: Duration::from_secs(10),
+            min_replicas_ack: 0,
+            ack_timeout: Duration::from_secs(1),
+            sentinel: None,
         })
         .await
         .expect("the Redis bus sets up");
@@ -99,7 +106,7 @@ async fn accepted(bus: &dyn EventBus, id: &str) -> Cursor {
     }
 }
 
-async fn open(bus: &dyn EventBus, resume_after: Option<&str>) -> EventStream {
+async fn open(bus: &Arc<dyn EventBus>, resume_after: Option<&str>) -> EventStream {
     stream::open(bus, Filter::default(), resume_after)
         .await
         .expect("the stream opens")
@@ -140,8 +147,8 @@ fn ids(range: std::ops::RangeInclusive<usize>) -> Vec<String> {
 
 pub async fn delivers_in_acceptance_order_to_every_subscriber(factory: Factory) {
     let bus = factory(Sizes::default()).await;
-    let mut first = open(bus.as_ref(), None).await;
-    let mut second = open(bus.as_ref(), None).await;
+    let mut first = open(&bus, None).await;
+    let mut second = open(&bus, None).await;
     let publishers: Vec<_> = (0..8)
         .map(|p| {
             let bus = Arc::clone(&bus);
@@ -182,7 +189,7 @@ pub async fn delivers_in_acceptance_order_to_every_subscriber(factory: Factory) 
 
 pub async fn dedupes_an_id_within_the_window(factory: Factory) {
     let bus = factory(Sizes::default()).await;
-    let mut stream = open(bus.as_ref(), None).await;
+    let mut stream = open(&bus, None).await;
     let kinds = [
         publish(bus.as_ref(), "same", "call.hangup", "").await,
         publish(bus.as_ref(), "same", "call.hangup", "").await,
@@ -223,7 +230,7 @@ pub async fn resumes_with_no_gap_and_no_repeat_at_the_seam(factory: Factory) {
             }
         })
     };
-    let mut stream = open(bus.as_ref(), Some(&cursors[29].to_string())).await;
+    let mut stream = open(&bus, Some(&cursors[29].to_string())).await;
     let mut received = Vec::new();
     for _ in 31..=300 {
         received.push(next_id(&mut stream).await);
@@ -237,7 +244,7 @@ pub async fn resuming_from_the_newest_event_continues_live(factory: Factory) {
     let bus = factory(Sizes::default()).await;
     accepted(bus.as_ref(), "e1").await;
     let newest = accepted(bus.as_ref(), "e2").await;
-    let mut stream = open(bus.as_ref(), Some(&newest.to_string())).await;
+    let mut stream = open(&bus, Some(&newest.to_string())).await;
     accepted(bus.as_ref(), "e3").await;
     assert_eq!(next_id(&mut stream).await, "e3");
     assert_quiet(&mut stream).await;
@@ -257,7 +264,7 @@ pub async fn refuses_cursors_it_cannot_serve(factory: Factory) {
     let refusal = |cursor: String| {
         let bus = Arc::clone(&bus);
         async move {
-            stream::open(bus.as_ref(), Filter::default(), Some(&cursor))
+            stream::open(&bus, Filter::default(), Some(&cursor))
                 .await
                 .expect_err("the cursor is refused")
         }
@@ -294,8 +301,8 @@ pub async fn cuts_off_a_slow_subscriber_with_a_cursor_to_resume_from(factory: Fa
         ..Sizes::default()
     })
     .await;
-    let mut slow = open(bus.as_ref(), None).await;
-    let mut fast = open(bus.as_ref(), None).await;
+    let mut slow = open(&bus, None).await;
+    let mut fast = open(&bus, None).await;
     for i in 1..=20 {
         accepted(bus.as_ref(), &format!("e{i}")).await;
         // The fast subscriber keeps up.
@@ -315,7 +322,7 @@ pub async fn cuts_off_a_slow_subscriber_with_a_cursor_to_resume_from(factory: Fa
     assert_eq!(ended.why, Lost::Overflowed);
     assert_eq!(got, ids(1..=4), "what was queued is delivered first");
     let last = ended.last.expect("a cursor to resume from");
-    let mut resumed = open(bus.as_ref(), Some(&last.to_string())).await;
+    let mut resumed = open(&bus, Some(&last.to_string())).await;
     let mut rest = Vec::new();
     for _ in 5..=20 {
         rest.push(next_id(&mut resumed).await);
@@ -325,14 +332,10 @@ pub async fn cuts_off_a_slow_subscriber_with_a_cursor_to_resume_from(factory: Fa
 
 pub async fn frees_a_subscriber_that_goes_away(factory: Factory) {
     let bus = factory(Sizes::default()).await;
-    let first = open(bus.as_ref(), None).await;
-    let filtered = stream::open(
-        bus.as_ref(),
-        Filter::new(&[], "conf-a", "", "").unwrap(),
-        None,
-    )
-    .await
-    .unwrap();
+    let first = open(&bus, None).await;
+    let filtered = stream::open(&bus, Filter::new(&[], "conf-a", "", "").unwrap(), None)
+        .await
+        .unwrap();
     assert_eq!(bus.hub().subscriber_count(), 2);
     drop(first);
     drop(filtered);
@@ -344,8 +347,8 @@ pub async fn frees_a_subscriber_that_goes_away(factory: Factory) {
 pub async fn filters_live_and_replayed_events(factory: Factory) {
     let bus = factory(Sizes::default()).await;
     let only_b = || Filter::new(&["conference.*".into()], "conf-b", "", "").unwrap();
-    let mut live = stream::open(bus.as_ref(), only_b(), None).await.unwrap();
-    let mut everything = open(bus.as_ref(), None).await;
+    let mut live = stream::open(&bus, only_b(), None).await.unwrap();
+    let mut everything = open(&bus, None).await;
     let start = accepted(bus.as_ref(), "e0").await;
     assert_eq!(next_id(&mut everything).await, "e0");
     for (i, (kind, conference)) in [
@@ -365,7 +368,7 @@ pub async fn filters_live_and_replayed_events(factory: Factory) {
     for i in 1..=4 {
         assert_eq!(next_id(&mut everything).await, format!("e{i}"));
     }
-    let mut replayed = stream::open(bus.as_ref(), only_b(), Some(&start.to_string()))
+    let mut replayed = stream::open(&bus, only_b(), Some(&start.to_string()))
         .await
         .unwrap();
     assert_eq!(next_id(&mut replayed).await, "e2");
@@ -409,6 +412,125 @@ pub async fn hands_over_the_whole_history_oldest_first(factory: Factory) {
             .windows(2)
             .all(|w| w[0].cursor.position < w[1].cursor.position)
     );
+}
+
+/// A bus that remembers the pages of history it handed out: how many, and
+/// the largest, which bounds what a resuming stream held at once.
+#[derive(Debug)]
+struct Pages {
+    bus: Arc<dyn EventBus>,
+    reads: AtomicUsize,
+    largest: AtomicUsize,
+}
+
+impl Pages {
+    fn count(&self, replay: Result<Replay, ReplayError>) -> Result<Replay, ReplayError> {
+        if let Ok(page) = &replay {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            self.largest.fetch_max(page.events.len(), Ordering::Relaxed);
+        }
+        replay
+    }
+}
+
+impl EventBus for Pages {
+    fn publish(&self, event: Prepared) -> BoxFuture<'_, Result<Published, BusError>> {
+        self.bus.publish(event)
+    }
+
+    fn replay<'a>(&'a self, cursor: &'a str) -> BoxFuture<'a, Result<Replay, ReplayError>> {
+        Box::pin(async move { self.count(self.bus.replay(cursor).await) })
+    }
+
+    fn history(&self) -> BoxFuture<'_, Result<Replay, ReplayError>> {
+        Box::pin(async move { self.count(self.bus.history().await) })
+    }
+
+    fn hub(&self) -> &Hub {
+        self.bus.hub()
+    }
+}
+
+pub async fn resumes_far_back_holding_one_page_at_a_time(factory: Factory) {
+    const BACK: usize = 100_000;
+    const TASKS: usize = 16;
+    let inner = factory(Sizes {
+        history: 2 * BACK,
+        ..Sizes::default()
+    })
+    .await;
+    let start = accepted(inner.as_ref(), "start").await;
+    let publishers: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let bus = Arc::clone(&inner);
+            tokio::spawn(async move {
+                for i in (task..BACK).step_by(TASKS) {
+                    // Ten of them, spread over the whole range, are wanted.
+                    let conference = if i % 10_000 == 5_000 {
+                        "conf-b"
+                    } else {
+                        "conf-a"
+                    };
+                    let id = format!("e{i}");
+                    let data = json!({
+                        "id": id,
+                        "event_type": "call.hangup",
+                        "payload": {"conference_id": conference},
+                    });
+                    let envelope = Envelope {
+                        id: id.clone(),
+                        event_type: "call.hangup".into(),
+                        json: data.to_string(),
+                        data,
+                    };
+                    let prepared = converter().prepare(envelope);
+                    // Faster than the dispatchers drain: wait for room, as
+                    // Telnyx's retry would.
+                    while let Err(BusError::Full(_)) = bus.publish(prepared.clone()).await {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher.await.unwrap();
+    }
+    let pages = Arc::new(Pages {
+        bus: Arc::clone(&inner),
+        reads: AtomicUsize::new(0),
+        largest: AtomicUsize::new(0),
+    });
+    let bus: Arc<dyn EventBus> = pages.clone();
+    let wanted = || Filter::new(&[], "conf-b", "", "").unwrap();
+    let mut stream = stream::open(&bus, wanted(), Some(&start.to_string()))
+        .await
+        .expect("the stream resumes");
+    let mut got = Vec::new();
+    let mut last = start.position;
+    for _ in 0..10 {
+        let event = tokio::time::timeout(Duration::from_secs(60), stream.next())
+            .await
+            .expect("the wanted events within 60 s")
+            .expect("the stream carries on");
+        assert!(event.cursor.position > last, "in acceptance order");
+        last = event.cursor.position;
+        got.push(event.id.clone());
+    }
+    got.sort();
+    let mut expected: Vec<_> = (0..10)
+        .map(|k| format!("e{}", k * 10_000 + 5_000))
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected, "exactly the ten wanted, once each");
+    // Then live, with nothing repeated at the seam.
+    publish(bus.as_ref(), "live-b", "call.hangup", "conf-b").await;
+    assert_eq!(next_id(&mut stream).await, "live-b");
+    assert_quiet(&mut stream).await;
+    let reads = pages.reads.load(Ordering::Relaxed);
+    let largest = pages.largest.load(Ordering::Relaxed);
+    assert!(reads >= BACK / PAGE, "read in pages: {reads} reads");
+    assert!(largest <= PAGE, "at most one page held at once: {largest}");
 }
 
 /// Instantiates the suite for one bus.
@@ -460,6 +582,11 @@ macro_rules! conformance {
             #[tokio::test]
             async fn filters_live_and_replayed_events() {
                 super::filters_live_and_replayed_events($factory).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn resumes_far_back_holding_one_page_at_a_time() {
+                super::resumes_far_back_holding_one_page_at_a_time($factory).await;
             }
 
             #[tokio::test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use events::{MemoryBusSettings, RedisBusSettings};
+use events::{MemoryBusSettings, RedisBusSettings, SentinelSettings};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{ConfigError, saturating_usize};
@@ -132,6 +132,37 @@ pub struct RedisArgs {
     /// subscribers resuming from a cursor (trimmed in blocks, never below this).
     #[arg(global = true, id = "redis_history", long = "redis-history", env = "GATEWAY_REDIS_HISTORY", value_name = "GATEWAY_REDIS_HISTORY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub history: u64,
+
+    /// How many Redis replicas must have copied an event before its webhook
+    /// is answered 200 (Redis `WAIT`). 0 answers once the primary has it: a
+    /// failover may then lose events acknowledged just before it. An event
+    /// that did not reach enough replicas in time is answered 503, and
+    /// Telnyx's retry is deduplicated by event id.
+    #[arg(global = true, long = "redis-min-replicas-ack", env = "GATEWAY_REDIS_MIN_REPLICAS_ACK", value_name = "GATEWAY_REDIS_MIN_REPLICAS_ACK", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=16))]
+    pub min_replicas_ack: u32,
+
+    /// How long, in milliseconds, a webhook waits for the replicas
+    /// `GATEWAY_REDIS_MIN_REPLICAS_ACK` asks for before it is answered 503.
+    #[arg(global = true, long = "redis-ack-timeout-ms", env = "GATEWAY_REDIS_ACK_TIMEOUT_MS", value_name = "GATEWAY_REDIS_ACK_TIMEOUT_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub ack_timeout_ms: u64,
+
+    /// Sentinels to ask for the Redis primary (`host:port`, comma-separated),
+    /// with `GATEWAY_REDIS_SENTINEL_MASTER`. `REDIS_URL` then gives only the
+    /// password, database and `rediss://` of the data connections.
+    #[arg(global = true, long = "redis-sentinels", env = "GATEWAY_REDIS_SENTINELS", value_name = "GATEWAY_REDIS_SENTINELS", value_parser = parse_sentinels, requires = "sentinel_master")]
+    pub sentinels: Option<String>,
+
+    /// The master's name in the Sentinels' configuration (`sentinel monitor
+    /// <name> ...`), with `GATEWAY_REDIS_SENTINELS`.
+    #[arg(
+        global = true,
+        id = "sentinel_master",
+        long = "redis-sentinel-master",
+        env = "GATEWAY_REDIS_SENTINEL_MASTER",
+        value_name = "GATEWAY_REDIS_SENTINEL_MASTER",
+        requires = "sentinels"
+    )]
+    pub sentinel_master: Option<String>,
 }
 
 impl RedisArgs {
@@ -145,8 +176,19 @@ impl RedisArgs {
             dedupe_window: events.dedupe_window(),
             subscriber_queue: saturating_usize(events.subscriber_queue),
             connect_wait: Duration::from_secs(5),
+            min_replicas_ack: self.min_replicas_ack,
+            ack_timeout: Duration::from_millis(self.ack_timeout_ms),
+            sentinel: self.sentinels.as_deref().map(|nodes| SentinelSettings {
+                nodes: events::parse_sentinel_nodes(nodes).unwrap_or_default(),
+                master: self.sentinel_master.clone().unwrap_or_default(),
+            }),
         })
     }
+}
+
+/// `host:port`, comma-separated; kept as text, split when the bus is built.
+fn parse_sentinels(value: &str) -> Result<String, String> {
+    events::parse_sentinel_nodes(value).map(|_| value.to_owned())
 }
 
 /// Only the scheme is checked here (the rest may hold a password, which must

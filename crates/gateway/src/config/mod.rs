@@ -349,6 +349,8 @@ mod tests {
         assert_eq!(redis.prefix, "conference-gateway");
         assert_eq!(redis.history, 100_000);
         assert_eq!(redis.dedupe_window, Duration::from_secs(900));
+        assert_eq!(redis.min_replicas_ack, 0, "today's behaviour by default");
+        assert_eq!(redis.ack_timeout, Duration::from_millis(1_000));
         assert!(
             !format!("{redis:?}").contains("pw@"),
             "the URL is never printed"
@@ -357,6 +359,73 @@ mod tests {
             ["conference-gateway", "--redis-url", "http://redis.internal"].iter(),
         );
         assert!(wrong.is_err());
+        args.extend([
+            "--redis-min-replicas-ack",
+            "1",
+            "--redis-ack-timeout-ms",
+            "250",
+        ]);
+        let waits = parse(&args).redis.bus(&parse(&args).events).unwrap();
+        assert_eq!(waits.min_replicas_ack, 1);
+        assert_eq!(waits.ack_timeout, Duration::from_millis(250));
+        let sentinel = parse(
+            &[
+                args.as_slice(),
+                &[
+                    "--redis-sentinels",
+                    "10.0.0.1:26379,10.0.0.2:26379",
+                    "--redis-sentinel-master",
+                    "mymaster",
+                ],
+            ]
+            .concat(),
+        );
+        let discovered = sentinel
+            .redis
+            .bus(&sentinel.events)
+            .unwrap()
+            .sentinel
+            .unwrap();
+        assert_eq!(discovered.nodes, ["10.0.0.1:26379", "10.0.0.2:26379"]);
+        assert_eq!(discovered.master, "mymaster");
+        for alone in [
+            ["--redis-sentinels", "10.0.0.1:26379"],
+            ["--redis-sentinel-master", "mymaster"],
+        ] {
+            let refused = Config::try_parse_from(
+                [
+                    &["conference-gateway", "--redis-url", "redis://r"][..],
+                    &alone[..],
+                ]
+                .concat()
+                .iter(),
+            )
+            .expect_err("one without the other");
+            let text = refused.to_string();
+            assert!(text.contains("GATEWAY_REDIS_SENTINEL"), "{text}");
+        }
+        for (flag, value) in [
+            ("--redis-sentinels", "sentinel-without-port"),
+            ("--redis-min-replicas-ack", "17"),
+            ("--redis-ack-timeout-ms", "0"),
+        ] {
+            let refused = Config::try_parse_from(
+                [
+                    "conference-gateway",
+                    "--redis-url",
+                    "redis://r",
+                    flag,
+                    value,
+                ]
+                .iter(),
+            )
+            .expect_err("out of range");
+            let text = refused.to_string();
+            assert!(
+                text.contains(&flag[2..].to_uppercase().replace('-', "_")),
+                "{text}"
+            );
+        }
     }
 
     /// The settings every other test here starts from: all required ones.

@@ -132,7 +132,7 @@ impl EventService {
             &request.queue_name,
         )?;
         let resume_after = Some(request.resume_after.as_str()).filter(|c| !c.is_empty());
-        let stream = stream::open(self.bus.as_ref(), filter, resume_after).await?;
+        let stream = stream::open(&self.bus, filter, resume_after).await?;
         Ok(respond(
             stream,
             self.bus.hub().queue_capacity(),

@@ -3,6 +3,7 @@
 
 pub mod connections;
 
+use std::borrow::Cow;
 use std::sync::{
     Arc,
     atomic::{AtomicBool, Ordering},
@@ -52,13 +53,13 @@ impl Readiness {
     }
 
     /// `Err` says why the gateway is not ready, in one line.
-    pub fn check(&self) -> Result<(), &'static str> {
+    pub fn check(&self) -> Result<(), Cow<'static, str>> {
         if self.shutting_down.load(Ordering::Acquire) {
-            Err("shutting down")
+            Err(Cow::Borrowed("shutting down"))
         } else if !self.started.load(Ordering::Acquire) {
-            Err("starting")
-        } else if self.bus.as_ref().is_some_and(|bus| !bus.is_ready()) {
-            Err("event bus unreachable")
+            Err(Cow::Borrowed("starting"))
+        } else if let Some(reason) = self.bus.as_ref().and_then(|bus| bus.unready_reason()) {
+            Err(Cow::Owned(reason))
         } else {
             Ok(())
         }

@@ -21,6 +21,9 @@ mod events;
 mod operations;
 mod process;
 mod queue_service;
+mod redis_health;
+mod redis_replication;
+mod redis_sentinel;
 mod reflection;
 mod replicas;
 #[cfg(feature = "sandbox")]

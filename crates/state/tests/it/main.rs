@@ -96,6 +96,27 @@ async fn the_history_is_folded_before_the_tracker_is_ready_then_live_events() {
 }
 
 #[tokio::test]
+async fn a_history_of_several_pages_is_folded_whole_a_page_at_a_time() {
+    let bus = bus(1024);
+    let total = 2 * events::PAGE as u64 + 500;
+    for i in 0..total {
+        enqueue(
+            bus.as_ref(),
+            &format!("v3:{i:05}"),
+            &format!("q{}", i % 7),
+            i,
+        )
+        .await;
+    }
+    let tracker = Tracker::start(Arc::clone(&bus), Settings::default());
+    ready(&tracker).await;
+    let cursor = tracker.read(|fold| fold.cursor()).unwrap().unwrap();
+    assert_eq!(cursor.position.major, total, "every page folded");
+    let line = waiting(&tracker, "q0", total.div_ceil(7) as usize).await;
+    assert_eq!(line.first().unwrap(), "v3:00000");
+}
+
+#[tokio::test]
 async fn a_tracker_that_fell_behind_catches_up_from_the_history() {
     // A hub queue of one event: the tracker overflows at once.
     let bus = bus(1);

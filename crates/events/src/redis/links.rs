@@ -1,0 +1,206 @@
+//! Where the bus's connections go: the Redis `REDIS_URL` names, or, with
+//! Sentinel, whichever server the Sentinels name as the primary now.
+//!
+//! With Sentinel, `REDIS_URL` still gives the password, database and
+//! `rediss://` of the data connections; only its host and port are replaced
+//! by the primary's. The subscription task asks the Sentinels at every
+//! (re)connection, so after a failover each replica finds the new primary by
+//! itself, as soon as its connection to the old one drops; until then
+//! webhooks get 503 and `/readyz` says why.
+
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError};
+
+/// How long one Sentinel may take to answer.
+const SENTINEL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Sentinel discovery: the Sentinels and the name of the master they watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelSettings {
+    /// `host:port` of each Sentinel.
+    pub nodes: Vec<String>,
+    /// The master's name in the Sentinels' configuration.
+    pub master: String,
+}
+
+/// The connections of one primary.
+#[derive(Clone)]
+pub struct Links {
+    pub client: redis::Client,
+    /// Reads, and writes when they need not wait for replicas.
+    pub conn: ConnectionManager,
+    /// The connections events are accepted on: `conn` alone, or a few of
+    /// their own when each waits for replicas (`WAIT` holds its connection
+    /// until the replicas answer, so one would serialise every webhook).
+    pub writers: Vec<ConnectionManager>,
+}
+
+/// The primary the bus talks to, and how to find it again.
+pub struct Target {
+    base: ConnectionInfo,
+    sentinel: Option<SentinelSettings>,
+    config: ConnectionManagerConfig,
+    writers: usize,
+    current: RwLock<(ConnectionAddr, Links)>,
+}
+
+impl Target {
+    /// Connections (made lazily) to `url`'s server; with Sentinel, to it
+    /// until the Sentinels have been asked.
+    pub fn new(
+        url: &str,
+        sentinel: Option<SentinelSettings>,
+        config: ConnectionManagerConfig,
+        writers: usize,
+    ) -> Result<Self, RedisError> {
+        let base = url.into_connection_info()?;
+        let addr = base.addr().clone();
+        let links = links(&base, &config, writers)?;
+        Ok(Target {
+            base,
+            sentinel,
+            config,
+            writers: writers.max(1),
+            current: RwLock::new((addr, links)),
+        })
+    }
+
+    pub fn sentinel(&self) -> Option<&SentinelSettings> {
+        self.sentinel.as_ref()
+    }
+
+    /// The current primary's connections.
+    pub fn links(&self) -> Links {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .clone()
+    }
+
+    /// The primary's connections after asking the Sentinels (when there are
+    /// any) which server it is now; new connections when it moved.
+    pub async fn resolve(&self) -> Result<Links, RedisError> {
+        let Some(sentinel) = &self.sentinel else {
+            return Ok(self.links());
+        };
+        let (host, port) = ask_sentinels(sentinel).await?;
+        let addr = match self.base.addr() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host: host.clone(),
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => ConnectionAddr::Tcp(host.clone(), port),
+        };
+        {
+            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            if current.0 == addr {
+                return Ok(current.1.clone());
+            }
+        }
+        let info = self.base.clone().set_addr(addr.clone());
+        let fresh = links(&info, &self.config, self.writers)?;
+        tracing::info!(primary = %format_args!("{host}:{port}"), master = %sentinel.master, "Sentinel names a new Redis primary; the event bus moves to it");
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = (addr, fresh.clone());
+        Ok(fresh)
+    }
+}
+
+fn links(
+    info: &ConnectionInfo,
+    config: &ConnectionManagerConfig,
+    writers: usize,
+) -> Result<Links, RedisError> {
+    let client = redis::Client::open(info.clone())?;
+    let conn = client.get_connection_manager_lazy(config.clone())?;
+    let mut all = vec![conn.clone()];
+    for _ in 1..writers.max(1) {
+        all.push(client.get_connection_manager_lazy(config.clone())?);
+    }
+    Ok(Links {
+        client,
+        conn,
+        writers: all,
+    })
+}
+
+/// The primary's address, from the first Sentinel that knows it.
+async fn ask_sentinels(sentinel: &SentinelSettings) -> Result<(String, u16), RedisError> {
+    let mut last_error = None;
+    for node in &sentinel.nodes {
+        match tokio::time::timeout(SENTINEL_TIMEOUT, ask(node, &sentinel.master)).await {
+            Ok(Ok(Some(addr))) => return Ok(addr),
+            Ok(Ok(None)) => {
+                last_error = Some(format!(
+                    "Sentinel {node} knows no master {:?}",
+                    sentinel.master
+                ));
+            }
+            Ok(Err(error)) => last_error = Some(format!("Sentinel {node}: {error}")),
+            Err(_) => last_error = Some(format!("Sentinel {node} did not answer")),
+        }
+    }
+    Err(RedisError::from((
+        redis::ErrorKind::Io,
+        "no Sentinel named the Redis primary",
+        last_error.unwrap_or_default(),
+    )))
+}
+
+async fn ask(node: &str, master: &str) -> Result<Option<(String, u16)>, RedisError> {
+    let client = redis::Client::open(format!("redis://{node}"))?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let reply: Option<(String, u16)> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(master)
+        .query_async(&mut conn)
+        .await?;
+    Ok(reply)
+}
+
+/// Parses `GATEWAY_REDIS_SENTINELS`: comma-separated `host:port`.
+pub fn parse_nodes(text: &str) -> Result<Vec<String>, String> {
+    let nodes: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if nodes.is_empty() {
+        return Err("expected one or more host:port, comma-separated".to_owned());
+    }
+    for node in &nodes {
+        let valid = node.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            return Err(format!("{node:?} is not host:port"));
+        }
+    }
+    Ok(nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_nodes_are_host_port_pairs() {
+        assert_eq!(
+            parse_nodes("10.0.0.1:26379, sentinel-b:26379,").unwrap(),
+            vec!["10.0.0.1:26379".to_owned(), "sentinel-b:26379".to_owned()]
+        );
+        for bad in ["", ",", "sentinel", "sentinel:", ":26379", "s:0", "s:99999"] {
+            assert!(parse_nodes(bad).is_err(), "{bad:?}");
+        }
+    }
+}
