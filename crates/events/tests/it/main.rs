@@ -45,6 +45,7 @@ fn memory_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
     Box::pin(async move {
         Arc::new(MemoryBus::new(MemoryBusSettings {
             dedupe_window: sizes.dedupe_window,
+            dedupe_max_ids: 1_000_000,
             history: sizes.history,
             subscriber_queue: sizes.subscriber_queue,
         })) as Arc<dyn EventBus>

@@ -63,6 +63,12 @@ pub struct EventArgs {
     #[arg(global = true, long = "event-dedupe-window-secs", env = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", value_name = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub dedupe_window_secs: u64,
 
+    /// The most event ids the in-process bus remembers for deduplication;
+    /// beyond it the oldest is forgotten before its window is over, so memory
+    /// stays bounded (about 100 bytes an id) whatever the event rate.
+    #[arg(global = true, long = "event-dedupe-max-ids", env = "GATEWAY_EVENT_DEDUPE_MAX_IDS", value_name = "GATEWAY_EVENT_DEDUPE_MAX_IDS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub dedupe_max_ids: u64,
+
     /// How many recent events the in-process bus keeps for subscribers
     /// resuming from a cursor.
     #[arg(global = true, id = "event_history", long = "event-history", env = "GATEWAY_EVENT_HISTORY", value_name = "GATEWAY_EVENT_HISTORY", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -83,6 +89,7 @@ impl EventArgs {
     pub fn memory_bus(&self) -> MemoryBusSettings {
         MemoryBusSettings {
             dedupe_window: self.dedupe_window(),
+            dedupe_max_ids: saturating_usize(self.dedupe_max_ids),
             history: saturating_usize(self.history),
             subscriber_queue: saturating_usize(self.subscriber_queue),
         }
