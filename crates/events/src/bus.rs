@@ -98,4 +98,13 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
     fn is_ready(&self) -> bool {
         true
     }
+
+    /// Whether accepted events outlive this process: kept in a store that
+    /// other replicas, and this one after a restart, read. A bus that lives in
+    /// the process is not, so once its streams are closing for shutdown an
+    /// event it accepted would reach no one: the webhook then refuses it and
+    /// Telnyx delivers it again, to another replica or after the restart.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }

@@ -1,6 +1,8 @@
 //! Builds the listeners, wires the services, and owns shutdown.
 //!
-//! Shutdown, in order: readiness and gRPC health go to not-serving at once;
+//! Shutdown, in order: with the in-process bus webhooks are refused (503, so
+//! Telnyx delivers them again after the restart); readiness and gRPC health
+//! go to not-serving at once;
 //! both listeners stop taking new connections and calls; open event streams
 //! end with UNAVAILABLE so subscribers resume elsewhere; in-flight unary calls
 //! get `GATEWAY_SHUTDOWN_GRACE_SECS` to finish; then `run_until` returns.
@@ -200,9 +202,13 @@ impl Application {
         let trigger = stopping.clone();
         let readiness = self.readiness.clone();
         let reporter = health.clone();
+        let webhook = self.webhook.clone();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: not ready, refusing new calls, draining");
+            // Before the streams end, so no event is accepted that no
+            // subscriber will see.
+            webhook.set_draining();
             readiness.set_shutting_down();
             for name in service_names {
                 reporter

@@ -257,4 +257,8 @@ impl EventBus for RedisBus {
     fn is_ready(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
 }

@@ -212,3 +212,84 @@ async fn sigterm_ends_streams_finishes_calls_and_exits_zero_within_the_grace() {
         started.elapsed()
     );
 }
+
+/// Posts one signed webhook for `data` to the gateway's HTTP port.
+async fn post_event(http: u16, data: &serde_json::Value) -> (u16, String) {
+    use crate::support::webhook;
+    let body = webhook::body(data);
+    let timestamp = webhook::now().to_string();
+    let signature = webhook::sign(&webhook::test_key(), &timestamp, &body);
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{http}/webhooks/telnyx"))
+        .header("content-type", "application/json")
+        .header("telnyx-timestamp", timestamp)
+        .header("telnyx-signature-ed25519", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("the gateway answers during the drain");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn during_the_drain_the_in_process_bus_refuses_webhooks_rather_than_lose_them() {
+    use crate::support::webhook;
+    let telnyx_mock = MockServer::start().await;
+    // An in-flight call holds the drain open while webhooks arrive.
+    telnyx("POST", "/conferences/c1/actions/end")
+        .respond_with(ok_result().set_delay(Duration::from_millis(3000)))
+        .mount(&telnyx_mock)
+        .await;
+    let gateway = Gateway::start(&telnyx_mock, &[("GATEWAY_SHUTDOWN_GRACE_SECS", "8")]).await;
+    let channel = gateway.channel().await;
+    let mut stream = EventServiceClient::new(channel.clone())
+        .subscribe(SubscribeRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = webhook::event(
+        "call.hangup",
+        serde_json::json!({"call_control_id": "v3:a"}),
+    );
+    assert_eq!(post_event(gateway.http, &before).await.0, 200);
+    let received = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("the event arrives")
+        .unwrap()
+        .expect("an event");
+    assert_eq!(received.id, before["id"].as_str().unwrap());
+
+    let mut client = ConferenceServiceClient::new(channel);
+    let in_flight = tokio::spawn(async move { client.end_conference(end()).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gateway.terminate();
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("the stream ends promptly");
+    assert_eq!(ended.unwrap_err().code(), Code::Unavailable);
+
+    // Every subscriber is gone and the history dies with the process: an
+    // event answered 200 now would reach no one, so each must be refused.
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let data = webhook::event(
+            "call.hangup",
+            serde_json::json!({"call_control_id": format!("v3:drain-{i}")}),
+        );
+        answers.push(post_event(gateway.http, &data).await);
+    }
+    for (status, body) in &answers {
+        assert_eq!(*status, 503, "{answers:?}");
+        assert!(body.contains("shutting down"), "{body}");
+    }
+    in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight call completes");
+    let (code, _) = tokio::task::spawn_blocking(move || gateway.wait(Duration::from_secs(8)))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+}
