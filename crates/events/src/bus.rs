@@ -19,6 +19,7 @@
 //! position, and an epoch kept in Redis in every cursor.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 
@@ -106,5 +107,34 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
     /// Telnyx delivers it again, to another replica or after the restart.
     fn is_shared(&self) -> bool {
         false
+    }
+
+    /// When the newest event in the history was accepted, by any replica;
+    /// `None` when the bus holds none (a fresh in-process bus, an empty
+    /// Redis). Recovery asks Telnyx for what failed since then.
+    fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>>;
+
+    /// Takes the lease `name` for `holder`, or renews it if `holder` has it,
+    /// for `ttl`; `false` when another holder has it. Work that one replica of
+    /// a deployment should do for all (recovery) runs under a lease. A bus of
+    /// one replica has no one to share with: the lease is always its own.
+    fn lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        let _ = (name, holder, ttl);
+        Box::pin(futures::future::ready(Ok(true)))
+    }
+
+    /// Gives up the lease `name` if `holder` has it.
+    fn release<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
+        let _ = (name, holder);
+        Box::pin(futures::future::ready(Ok(())))
     }
 }

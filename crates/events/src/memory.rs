@@ -9,7 +9,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -52,6 +52,8 @@ struct State {
     /// The newest `settings.history` events, oldest first.
     history: VecDeque<Arc<Event>>,
     seen: Dedupe,
+    /// When the newest event was accepted; `None` until one is.
+    last_accepted: Option<SystemTime>,
 }
 
 /// Recently accepted ids, expiring in acceptance order, and never more than
@@ -117,6 +119,7 @@ impl MemoryBus {
                 next_seq: 1,
                 history: VecDeque::with_capacity(settings.history.clamp(1, 65_536)),
                 seen: Dedupe::new(settings.dedupe_max_ids),
+                last_accepted: None,
             }),
             hub: Hub::start(settings.subscriber_queue),
         }
@@ -143,6 +146,7 @@ impl MemoryBus {
         };
         state.next_seq += 1;
         state.seen.insert(&event.id, now);
+        state.last_accepted = Some(SystemTime::now());
         let event = Arc::new(event.seal(cursor));
         if state.history.len() >= self.settings.history.max(1) {
             state.history.pop_front();
@@ -208,6 +212,10 @@ impl EventBus for MemoryBus {
     fn hub(&self) -> &Hub {
         &self.hub
     }
+
+    fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>> {
+        futures::future::ready(Ok(self.lock().last_accepted)).boxed()
+    }
 }
 
 #[cfg(test)]
@@ -264,5 +272,31 @@ mod tests {
             "`a` was forgotten to keep the set within its cap"
         );
         assert_eq!(bus.lock().seen.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_last_accepted_time_is_kept_from_the_first_event_on() {
+        let bus = MemoryBus::new(MemoryBusSettings {
+            dedupe_window: Duration::from_secs(900),
+            dedupe_max_ids: 10,
+            history: 10,
+            subscriber_queue: 16,
+        });
+        assert_eq!(bus.last_accepted().await.unwrap(), None, "a fresh bus");
+        let before = SystemTime::now();
+        bus.accept(Prepared {
+            id: "a".to_owned(),
+            event_type: "call.hangup".to_owned(),
+            keys: crate::model::Keys::default(),
+            body: bytes::Bytes::new(),
+        })
+        .unwrap();
+        let at = bus.last_accepted().await.unwrap().expect("one accepted");
+        assert!(at >= before && at <= SystemTime::now());
+        assert!(
+            bus.lease("recovery", "me", Duration::from_secs(1))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -20,6 +20,7 @@ use crate::config::{Config, ConfigError, ListenAddr};
 use crate::grpc::{EventService, GuardLayer, StateService, TelnyxApi};
 use crate::http::{HttpState, Readiness};
 use crate::metrics::Metrics;
+use crate::recovery::Recovery;
 use crate::webhook::WebhookState;
 use api::v1 as pb;
 use events::{EventBus, MemoryBus, RedisBus, RedisBusError};
@@ -89,6 +90,7 @@ pub struct Application {
     auth: Authenticator,
     metrics: Arc<Metrics>,
     readiness: Readiness,
+    recovery: Option<Recovery>,
     tls: Option<ServerTlsConfig>,
     shutdown_grace: Duration,
     max_concurrent_calls: usize,
@@ -112,6 +114,7 @@ impl Application {
         let metrics = Metrics::new();
         let client = TelnyxClient::new(&config.telnyx.client()?, metrics.clone())?;
         let default_deadline = Duration::from_secs(config.server.default_deadline_secs);
+        let recovery_client = client.clone();
         let api = TelnyxApi::new(
             mapping::catalog(),
             client,
@@ -134,6 +137,15 @@ impl Application {
             Arc::clone(&bus),
             Arc::clone(&metrics),
         );
+        let recovery = config.events.recovery().map(|settings| {
+            Recovery::new(
+                recovery_client,
+                Arc::clone(&bus),
+                events::converter(),
+                Arc::clone(&metrics),
+                settings,
+            )
+        });
         let readiness = Readiness::with_bus(Arc::clone(&bus));
         let grpc_listener = bind("GATEWAY_GRPC_ADDR", &config.server.grpc_addr).await?;
         let http_listener = bind("GATEWAY_HTTP_ADDR", &config.server.http_addr).await?;
@@ -147,6 +159,7 @@ impl Application {
             auth,
             metrics,
             readiness,
+            recovery,
             tls,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             max_concurrent_calls: config.server.max_concurrent_calls as usize,
@@ -218,6 +231,9 @@ impl Application {
             trigger.cancel();
         });
         tokio::spawn(self.auth.clone().watch(stopping.clone().cancelled_owned()));
+        if let Some(recovery) = self.recovery {
+            tokio::spawn(recovery.watch(stopping.clone()));
+        }
 
         let reflection_v1 = reflection()
             .build_v1()

@@ -34,6 +34,7 @@ pub mod config;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
+pub mod recovery;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod telemetry;

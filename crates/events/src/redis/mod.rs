@@ -8,6 +8,7 @@
 //! - `history`: XRANGE reads for resuming subscribers and catch-up.
 //! - `epoch`: the history's identity, kept in Redis, in every cursor.
 //! - `record`: how an event is framed in the stream and on the channel.
+//! - `lease`: work one replica does for all (recovery), under a lease key.
 //!
 //! A cursor is the epoch and the stream id (`ms-seq`), so a cursor from any
 //! replica is served by every other. While Redis is unreachable publishing
@@ -16,13 +17,14 @@
 
 mod epoch;
 mod history;
+mod lease;
 mod record;
 mod script;
 mod subscriber;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -82,6 +84,8 @@ pub(crate) struct Names {
     pub channel: String,
     /// `{prefix}:seen:`: followed by an event id, the dedupe key.
     seen: String,
+    /// `{prefix}:lease:`: followed by a lease's name (`recovery`).
+    lease: String,
 }
 
 impl Names {
@@ -91,7 +95,12 @@ impl Names {
             stream: format!("{prefix}:events"),
             channel: format!("{prefix}:events"),
             seen: format!("{prefix}:seen:"),
+            lease: format!("{prefix}:lease:"),
         }
+    }
+
+    fn lease(&self, name: &str) -> String {
+        format!("{}{name}", self.lease)
     }
 
     fn seen(&self, id: &str) -> String {
@@ -260,5 +269,47 @@ impl EventBus for RedisBus {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    /// The newest stream id is the Redis clock, in milliseconds, when the
+    /// newest event was accepted.
+    fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>> {
+        async move {
+            let mut conn = self.conn.clone();
+            let newest = history::newest(&mut conn, &self.names)
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            Ok((newest.major > 0).then(|| UNIX_EPOCH + Duration::from_millis(newest.major)))
+        }
+        .boxed()
+    }
+
+    fn lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        async move {
+            let mut conn = self.conn.clone();
+            lease::take(&mut conn, &self.names.lease(name), holder, ttl)
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))
+        }
+        .boxed()
+    }
+
+    fn release<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
+        async move {
+            let mut conn = self.conn.clone();
+            lease::release(&mut conn, &self.names.lease(name), holder)
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))
+        }
+        .boxed()
     }
 }

@@ -19,6 +19,7 @@ mod events;
 mod operations;
 mod process;
 mod queue_service;
+mod recovery;
 mod reflection;
 mod replicas;
 #[cfg(feature = "sandbox")]

@@ -61,6 +61,7 @@ impl Gateway {
             .env("GATEWAY_AUTH_TOKENS", format!("tests:{TEST_CALLER_TOKEN}"))
             .env("GATEWAY_GRPC_ADDR", format!("{host}:{grpc}"))
             .env("GATEWAY_HTTP_ADDR", format!("{host}:{http}"))
+            .env("GATEWAY_RECOVERY", "false")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (name, value) in extra_env {

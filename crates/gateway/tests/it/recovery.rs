@@ -1,0 +1,190 @@
+//! Recovery of the events Telnyx gave up on, against a mock Telnyx: the exact
+//! `GET /webhook_deliveries` requests (filters, pages, headers), the events
+//! published oldest first, once each, flagged `recovered`, and one replica
+//! asking for a deployment sharing Redis.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::support::{
+    TestGateway, assert_query, json_response, next_event, redis::RedisServer, telnyx,
+};
+use api::v1::SubscribeRequest;
+use serde_json::{Value, json};
+
+/// A failed delivery record whose `webhook` is the event `id`.
+fn failed(id: &str) -> Value {
+    json!({
+        "record_type": "webhook_delivery",
+        "id": format!("delivery-{id}"),
+        "user_id": "0ccc7b54-4df3-4bca-a65a-3da1ecc777f0",
+        "status": "failed",
+        "started_at": "2024-05-01T12:00:00.000Z",
+        "finished_at": "2024-05-01T12:01:00.000Z",
+        "webhook": {
+            "record_type": "event",
+            "id": id,
+            "event_type": "call.hangup",
+            "occurred_at": "2024-05-01T12:00:00.000Z",
+            "payload": {"call_control_id": format!("v3:{id}")},
+        },
+        "attempts": [],
+    })
+}
+
+fn page(number: u32, total: u32, records: Vec<Value>) -> Value {
+    json!({
+        "data": records,
+        "meta": {"page_number": number, "page_size": 250, "total_pages": total, "total_results": 4},
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` back to whole seconds since the epoch.
+fn unix_secs(text: &str) -> i64 {
+    let num = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap();
+    let (y, m, d) = (num(0..4), num(5..7), num(8..10));
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19)
+}
+
+#[tokio::test]
+async fn recovers_failed_deliveries_oldest_first_once_each_flagged_recovered() {
+    let gateway =
+        TestGateway::spawn_with(&["--recovery", "true", "--recovery-lookback-secs", "3600"]).await;
+    // Newest first, as Telnyx lists: page 1 has the newest; e2 failed twice.
+    telnyx("GET", "/webhook_deliveries")
+        .and(wiremock::matchers::query_param("page[number]", "1"))
+        .respond_with(json_response(
+            200,
+            page(1, 2, vec![failed("e4"), failed("e3"), failed("e2")]),
+        ))
+        .expect(1)
+        .mount(&gateway.telnyx)
+        .await;
+    telnyx("GET", "/webhook_deliveries")
+        .and(wiremock::matchers::query_param("page[number]", "2"))
+        .respond_with(json_response(
+            200,
+            page(2, 2, vec![failed("e2"), failed("e1")]),
+        ))
+        .expect(1)
+        .mount(&gateway.telnyx)
+        .await;
+    // With the in-process bus, recovery at start waits for a subscriber.
+    let mut stream = gateway.subscribe(SubscribeRequest::default()).await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let event = next_event(&mut stream).await;
+        assert!(event.recovered, "{event:?}");
+        assert_eq!(event.event_type, "call.hangup");
+        ids.push(event.id);
+    }
+    assert_eq!(ids, ["e1", "e2", "e3", "e4"], "oldest first, each once");
+    crate::support::assert_quiet(&mut stream).await;
+
+    let requests = gateway.received().await;
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let (first, second) = (&requests[0], &requests[1]);
+    let pairs = |request: &wiremock::Request| -> Vec<(String, String)> {
+        request
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let bound = |name: &str| {
+        pairs(first)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    let (since, until) = (
+        bound("filter[finished_at][gte]"),
+        bound("filter[finished_at][lte]"),
+    );
+    // A fresh in-process bus has accepted nothing: the whole lookback.
+    assert_eq!(
+        unix_secs(&until) - unix_secs(&since),
+        3600,
+        "{since} .. {until}"
+    );
+    assert!(since.ends_with('Z') && since.len() == 24, "{since}");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (now - unix_secs(&until)).abs() < 30,
+        "the window ends now: {until}"
+    );
+    let expected = |number: &'static str| {
+        vec![
+            ("filter[status][eq]", "failed".to_owned()),
+            ("filter[finished_at][gte]", since.clone()),
+            ("filter[finished_at][lte]", until.clone()),
+            ("page[number]", number.to_owned()),
+            ("page[size]", "250".to_owned()),
+        ]
+    };
+    for (request, number) in [(first, "1"), (second, "2")] {
+        assert_eq!(request.method.as_str(), "GET");
+        assert_eq!(request.url.path(), "/v2/webhook_deliveries");
+        let want = expected(number);
+        let want: Vec<(&str, &str)> = want.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_query(request, &want);
+        assert!(request.body.is_empty());
+    }
+    let (_, metrics) = gateway.http_get("/metrics").await;
+    assert!(
+        metrics.contains("gateway_events_recovered_total 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"gateway_telnyx_requests_total{operation="RecoverWebhookDeliveries",status="ok"} 2"#
+        ),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_ask_telnyx_once() {
+    let redis = RedisServer::start();
+    let telnyx_mock = wiremock::MockServer::start().await;
+    // Slow enough that the second replica starts while the first holds the lease.
+    telnyx("GET", "/webhook_deliveries")
+        .respond_with(
+            json_response(200, page(1, 1, vec![failed("r2"), failed("r1")]))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&telnyx_mock)
+        .await;
+    let base = format!("{}/v2", telnyx_mock.uri());
+    let url = redis.url();
+    let args = [
+        "--redis-url",
+        url.as_str(),
+        "--telnyx-base-url",
+        base.as_str(),
+        "--recovery",
+        "true",
+    ];
+    let a = TestGateway::spawn_with(&args).await;
+    let b = TestGateway::spawn_with(&args).await;
+    let mut stream = b.subscribe(SubscribeRequest::default()).await;
+    let first = next_event(&mut stream).await;
+    let second = next_event(&mut stream).await;
+    assert_eq!((first.id.as_str(), second.id.as_str()), ("r1", "r2"));
+    assert!(first.recovered && second.recovered);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = telnyx_mock.received_requests().await.unwrap_or_default();
+    assert_eq!(asked.len(), 1, "one replica asked for both: {asked:?}");
+    crate::support::assert_quiet(&mut stream).await;
+    drop(a);
+}
