@@ -53,6 +53,8 @@ const PAGE_DEADLINE: Duration = Duration::from_secs(60);
 /// With the in-process bus, how long recovery at start waits for a
 /// subscriber to come back, so the recovered events reach it live.
 pub const SUBSCRIBER_WAIT: Duration = Duration::from_secs(10);
+/// How long a subscriber must have stayed before recovery at start goes on.
+const SUBSCRIBER_SETTLE: Duration = Duration::from_millis(500);
 /// The operation name in the Telnyx request metrics.
 const OPERATION: &str = "RecoverWebhookDeliveries";
 
@@ -269,9 +271,19 @@ impl Recovery {
     /// [`SUBSCRIBER_WAIT`]) for a subscriber beyond those already there.
     pub async fn watch(self, stop: CancellationToken) {
         if !self.bus.is_shared() {
+            // A subscriber that stays: one resuming from a cursor of before
+            // the restart registers, is refused and comes back live.
             let present = self.bus.hub().subscriber_count();
             let deadline = Instant::now() + SUBSCRIBER_WAIT;
-            while self.bus.hub().subscriber_count() <= present && Instant::now() < deadline {
+            let mut back_since: Option<Instant> = None;
+            while Instant::now() < deadline
+                && back_since.is_none_or(|at| at.elapsed() < SUBSCRIBER_SETTLE)
+            {
+                if self.bus.hub().subscriber_count() > present {
+                    back_since.get_or_insert_with(Instant::now);
+                } else {
+                    back_since = None;
+                }
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(Duration::from_millis(50)) => {}

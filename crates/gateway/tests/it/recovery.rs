@@ -188,3 +188,158 @@ async fn replicas_sharing_redis_ask_telnyx_once() {
     crate::support::assert_quiet(&mut stream).await;
     drop(a);
 }
+
+/// The simulator's failed deliveries: the ids of their events.
+async fn failed_ids(base_url: &str) -> Vec<String> {
+    let answer: Value = reqwest::Client::new()
+        .get(format!("{base_url}/webhook_deliveries"))
+        .bearer_auth(crate::support::TEST_API_KEY)
+        .query(&[("filter[status][eq]", "failed"), ("page[size]", "250")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let records = answer["data"].as_array().unwrap();
+    for record in records {
+        // What recovery reads of a record, as Telnyx lists it.
+        assert_eq!(record["status"], "failed");
+        assert!(
+            record["finished_at"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z'))
+        );
+        assert!(record["webhook"]["event_type"].is_string(), "{record}");
+    }
+    records
+        .iter()
+        .map(|record| record["webhook"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Telnyx (the simulator, retrying each webhook for 2 s) sends events while
+/// the only gateway is stopped for longer than that; the restarted gateway
+/// recovers them from the failed deliveries, and the subscriber gets each
+/// once, flagged recovered: resuming from its last cursor with Redis, live
+/// after `OUT_OF_RANGE` with the in-process bus (its history died with it).
+async fn events_sent_while_every_gateway_was_down_are_recovered(redis: Option<&RedisServer>) {
+    use telnyx_sim::{Simulator, Timing};
+    use testkit::sim::{CALLER, Caller, fast};
+
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim_addr = listener.local_addr().unwrap();
+    let base_url = format!("http://{sim_addr}/v2");
+    let http_addr = format!("127.0.0.1:{http_port}");
+    let url = redis.map(RedisServer::url);
+    let mut args = vec![
+        "--telnyx-base-url",
+        base_url.as_str(),
+        "--http-addr",
+        http_addr.as_str(),
+        "--recovery",
+        "true",
+    ];
+    if let Some(url) = &url {
+        args.extend(["--redis-url", url.as_str()]);
+    }
+    let gateway = TestGateway::spawn_with(&args).await;
+    let _sim = Simulator::builder()
+        .webhook_url(format!("http://{http_addr}/webhooks/telnyx"))
+        .signer(crate::support::webhook::test_key())
+        .api_key(crate::support::TEST_API_KEY)
+        // Retried until the window closes, not until the attempts run out.
+        .timing(Timing {
+            webhook_attempts: 1_000,
+            webhook_backoff: Duration::from_millis(100),
+            ..fast()
+        })
+        .webhook_retry_window(Duration::from_secs(2))
+        .serve(listener)
+        .expect("the simulator serves");
+    let caller = Caller::at(sim_addr);
+    const LINE: &str = "+15551230100";
+
+    let mut stream = gateway.subscribe(SubscribeRequest::default()).await;
+    caller.call_in(CALLER, LINE).await;
+    let before = next_event(&mut stream).await;
+    assert!(!before.recovered);
+    drop(stream);
+    gateway.stop().await;
+
+    for _ in 0..3 {
+        caller.call_in(CALLER, LINE).await;
+    }
+    // Each delivery is retried for 2 s, one after the other, then recorded failed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let failed = loop {
+        let failed = failed_ids(&base_url).await;
+        if failed.len() >= 3 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let settled = failed_ids(&base_url).await;
+            if settled == failed {
+                break failed;
+            }
+            continue;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {failed:?} failed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        !failed.contains(&before.id),
+        "the first event was delivered"
+    );
+
+    let gateway = TestGateway::spawn_with(&args).await;
+    let resumed = SubscribeRequest {
+        resume_after: before.cursor.clone(),
+        ..SubscribeRequest::default()
+    };
+    let mut stream = if redis.is_some() {
+        gateway.subscribe(resumed).await
+    } else {
+        let status = gateway.events().subscribe(resumed).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+        gateway.subscribe(SubscribeRequest::default()).await
+    };
+    let mut got = Vec::new();
+    for _ in 0..failed.len() {
+        let event = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .expect("a recovered event within 20 s")
+            .unwrap()
+            .expect("the stream stays open");
+        assert!(event.recovered, "{event:?}");
+        got.push(event.id);
+    }
+    crate::support::assert_quiet(&mut stream).await;
+    let mut want = failed.clone();
+    want.sort();
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(sorted, want, "each failed event once");
+    // Telnyx lists newest first; recovery publishes oldest first.
+    let mut oldest_first = failed;
+    oldest_first.reverse();
+    assert_eq!(got, oldest_first);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn events_sent_while_the_gateways_were_down_are_recovered_with_redis() {
+    let redis = RedisServer::start();
+    events_sent_while_every_gateway_was_down_are_recovered(Some(&redis)).await;
+}
+
+#[tokio::test]
+async fn events_sent_while_the_gateway_was_down_are_recovered_in_process() {
+    events_sent_while_every_gateway_was_down_are_recovered(None).await;
+}
