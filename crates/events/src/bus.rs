@@ -109,6 +109,13 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
         false
     }
 
+    /// How many times the bus has become ready since it was set up: it
+    /// changes after every outage, however short, so a watcher that looks
+    /// now and then cannot miss one. A bus that is always ready says 1.
+    fn ready_sessions(&self) -> u64 {
+        1
+    }
+
     /// When the newest event in the history was accepted, by any replica;
     /// `None` when the bus holds none (a fresh in-process bus, an empty
     /// Redis). Recovery asks Telnyx for what failed since then.

@@ -116,6 +116,8 @@ pub struct RedisBus {
     dedupe_window_secs: u64,
     hub: Arc<Hub>,
     connected: Arc<AtomicBool>,
+    /// Counts the subscription's sessions: one more after every reconnection.
+    sessions: watch::Receiver<u64>,
     stop: CancellationToken,
 }
 
@@ -173,6 +175,7 @@ impl RedisBus {
             dedupe_window_secs: settings.dedupe_window.as_secs().max(1),
             hub,
             connected,
+            sessions: subscribed,
             stop,
         })
     }
@@ -269,6 +272,10 @@ impl EventBus for RedisBus {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    fn ready_sessions(&self) -> u64 {
+        *self.sessions.borrow()
     }
 
     /// The newest stream id is the Redis clock, in milliseconds, when the

@@ -290,13 +290,13 @@ impl Recovery {
                 }
             }
         }
-        let mut was_ready = false;
+        let mut recovered_session = 0;
         loop {
-            let ready = self.bus.is_ready();
-            if ready && !was_ready {
+            let session = self.bus.ready_sessions();
+            if session != recovered_session && self.bus.is_ready() {
+                recovered_session = session;
                 self.run_with_retries(&stop).await;
             }
-            was_ready = ready;
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(CHECK_EVERY) => {}

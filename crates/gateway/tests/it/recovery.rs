@@ -343,3 +343,97 @@ async fn events_sent_while_the_gateways_were_down_are_recovered_with_redis() {
 async fn events_sent_while_the_gateway_was_down_are_recovered_in_process() {
     events_sent_while_every_gateway_was_down_are_recovered(None).await;
 }
+
+/// Waits up to 15 s for `/readyz` to answer `status`.
+async fn ready_becomes(gateway: &TestGateway, status: u16) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (now, body) = gateway.http_get("/readyz").await;
+        if now == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz stayed {now}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn recovers_again_once_redis_is_back_after_an_outage() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    // Mounted before the gateway starts, so its first request finds it.
+    let telnyx_mock = wiremock::MockServer::start().await;
+    telnyx("GET", "/webhook_deliveries")
+        .respond_with(json_response(200, page(1, 1, vec![failed("o1")])))
+        .mount(&telnyx_mock)
+        .await;
+    let base = format!("{}/v2", telnyx_mock.uri());
+    let gateway = TestGateway::spawn_with(&[
+        "--redis-url",
+        &url,
+        "--telnyx-base-url",
+        &base,
+        "--recovery",
+        "true",
+    ])
+    .await;
+    let asked = || async {
+        telnyx_mock
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while asked().await < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no recovery at start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(asked().await, 1, "once at start");
+    redis.stop();
+    ready_becomes(&gateway, 503).await;
+    redis.restart();
+    ready_becomes(&gateway, 200).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while asked().await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no recovery after the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests = telnyx_mock.received_requests().await.unwrap_or_default();
+    let since = |request: &wiremock::Request| {
+        request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "filter[finished_at][gte]")
+            .map(|(_, v)| unix_secs(&v))
+            .unwrap()
+    };
+    let until = |request: &wiremock::Request| {
+        request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "filter[finished_at][lte]")
+            .map(|(_, v)| unix_secs(&v))
+            .unwrap()
+    };
+    // Both times Redis held no event (fresh, then restarted without
+    // persistence): the whole lookback.
+    assert_eq!(until(&requests[0]) - since(&requests[0]), 86_400);
+    assert_eq!(until(&requests[1]) - since(&requests[1]), 86_400);
+    // The event the restart lost is in the new history again.
+    let (_, metrics) = gateway.http_get("/metrics").await;
+    assert!(
+        metrics.contains("gateway_events_recovered_total 2"),
+        "{metrics}"
+    );
+}
