@@ -140,11 +140,7 @@ async fn recovers_failed_deliveries_oldest_first_once_each_flagged_recovered() {
         assert_query(request, &want);
         assert!(request.body.is_empty());
     }
-    let (_, metrics) = gateway.http_get("/metrics").await;
-    assert!(
-        metrics.contains("gateway_events_recovered_total 4"),
-        "{metrics}"
-    );
+    let metrics = metric_reaches(&gateway, "gateway_events_recovered_total 4").await;
     assert!(
         metrics.contains(
             r#"gateway_telnyx_requests_total{operation="RecoverWebhookDeliveries",status="ok"} 2"#
@@ -344,6 +340,23 @@ async fn events_sent_while_the_gateway_was_down_are_recovered_in_process() {
     events_sent_while_every_gateway_was_down_are_recovered(None).await;
 }
 
+/// Waits up to 10 s for `/metrics` to show `sample` (a counter is bumped
+/// just after the event it counts went out); the whole text.
+async fn metric_reaches(gateway: &TestGateway, sample: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, metrics) = gateway.http_get("/metrics").await;
+        if metrics.contains(sample) {
+            return metrics;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {sample}: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits up to 15 s for `/readyz` to answer `status`.
 async fn ready_becomes(gateway: &TestGateway, status: u16) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -430,10 +443,7 @@ async fn recovers_again_once_redis_is_back_after_an_outage() {
     // persistence): the whole lookback.
     assert_eq!(until(&requests[0]) - since(&requests[0]), 86_400);
     assert_eq!(until(&requests[1]) - since(&requests[1]), 86_400);
-    // The event the restart lost is in the new history again.
-    let (_, metrics) = gateway.http_get("/metrics").await;
-    assert!(
-        metrics.contains("gateway_events_recovered_total 2"),
-        "{metrics}"
-    );
+    // The event the restart lost is in the new history again (once the
+    // answer to the second request is read).
+    metric_reaches(&gateway, "gateway_events_recovered_total 2").await;
 }
