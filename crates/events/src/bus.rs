@@ -14,6 +14,10 @@
 //!    hub sees it: a subscriber registers with the hub first and replays second,
 //!    so whatever it misses live it finds in the replay (see [`super::stream`]).
 //!
+//! Beside these, a bus tells recovery (in the gateway) when it last accepted
+//! an event and whether it just became ready again, and lends it a lease so
+//! that one replica of a deployment recovers for all.
+//!
 //! For Redis that is one script per event (SET NX with expiry for the dedupe,
 //! XADD MAXLEN ~ for the history, PUBLISH for the feed), the stream id as the
 //! position, and an epoch kept in Redis in every cursor.
