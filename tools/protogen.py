@@ -1545,6 +1545,11 @@ class Generator:
              "to receive the events accepted after this one."),
             ("string json = 5", "Telnyx's `data` object exactly as received, as JSON text, so "
              "nothing is lost: fields this version of the gateway does not type are here too."),
+            ("bool recovered = 6", "True when the webhook never reached the gateway and the "
+             "gateway recovered the event from Telnyx's failed webhook deliveries "
+             "(`GET /webhook_deliveries`) instead, after an outage; it is then delivered late and "
+             "`json` is the delivery record's `webhook` object (same members, key order may "
+             "differ)."),
         ]
         for i, (decl, comment) in enumerate(fixed):
             if i:

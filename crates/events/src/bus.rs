@@ -14,11 +14,16 @@
 //!    hub sees it: a subscriber registers with the hub first and replays second,
 //!    so whatever it misses live it finds in the replay (see [`super::stream`]).
 //!
+//! Beside these, a bus tells recovery (in the gateway) when it last accepted
+//! an event and whether it just became ready again, and lends it a lease so
+//! that one replica of a deployment recovers for all.
+//!
 //! For Redis that is one script per event (SET NX with expiry for the dedupe,
 //! XADD MAXLEN ~ for the history, PUBLISH for the feed), the stream id as the
 //! position, and an epoch kept in Redis in every cursor.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 
@@ -134,5 +139,50 @@ pub trait EventBus: Send + Sync + std::fmt::Debug + 'static {
     /// evict its keys).
     fn unready_reason(&self) -> Option<String> {
         (!self.is_ready()).then(|| "event bus unreachable".to_owned())
+    }
+
+    /// Whether accepted events outlive this process: kept in a store that
+    /// other replicas, and this one after a restart, read. A bus that lives in
+    /// the process is not, so once its streams are closing for shutdown an
+    /// event it accepted would reach no one: the webhook then refuses it and
+    /// Telnyx delivers it again, to another replica or after the restart.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// How many times the bus has become ready since it was set up: it
+    /// changes after every outage, however short, so a watcher that looks
+    /// now and then cannot miss one. A bus that is always ready says 1.
+    fn ready_sessions(&self) -> u64 {
+        1
+    }
+
+    /// When the newest event in the history was accepted, by any replica;
+    /// `None` when the bus holds none (a fresh in-process bus, an empty
+    /// Redis). Recovery asks Telnyx for what failed since then.
+    fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>>;
+
+    /// Takes the lease `name` for `holder`, or renews it if `holder` has it,
+    /// for `ttl`; `false` when another holder has it. Work that one replica of
+    /// a deployment should do for all (recovery) runs under a lease. A bus of
+    /// one replica has no one to share with: the lease is always its own.
+    fn lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        let _ = (name, holder, ttl);
+        Box::pin(futures::future::ready(Ok(true)))
+    }
+
+    /// Gives up the lease `name` if `holder` has it.
+    fn release<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
+        let _ = (name, holder);
+        Box::pin(futures::future::ready(Ok(())))
     }
 }

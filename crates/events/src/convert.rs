@@ -36,6 +36,7 @@ pub struct Converter {
     event_type: FieldDescriptor,
     occurred_at: FieldDescriptor,
     json: FieldDescriptor,
+    recovered: FieldDescriptor,
     timestamp: MessageDescriptor,
     /// Event type -> the `Event.payload` member that types it.
     payloads: HashMap<String, FieldDescriptor>,
@@ -101,6 +102,7 @@ impl Converter {
             event_type: field("event_type")?,
             occurred_at: field("occurred_at")?,
             json: field("json")?,
+            recovered: field("recovered")?,
             event,
             timestamp,
             payloads,
@@ -119,6 +121,16 @@ impl Converter {
 
     /// Converts and encodes the event, all but its cursor.
     pub fn prepare(&self, envelope: Envelope) -> Prepared {
+        self.convert(envelope, false)
+    }
+
+    /// Like [`Converter::prepare`], for an event recovered from Telnyx's
+    /// failed webhook deliveries rather than received: `Event.recovered` is set.
+    pub fn prepare_recovered(&self, envelope: Envelope) -> Prepared {
+        self.convert(envelope, true)
+    }
+
+    fn convert(&self, envelope: Envelope, recovered: bool) -> Prepared {
         let data = &envelope.data;
         let mut message = DynamicMessage::new(self.event.clone());
         message.set_field(&self.id, Value::String(envelope.id.clone()));
@@ -147,6 +159,9 @@ impl Converter {
         }
         let keys = Keys::of(data);
         message.set_field(&self.json, Value::String(envelope.json));
+        if recovered {
+            message.set_field(&self.recovered, Value::Bool(true));
+        }
         Prepared {
             id: envelope.id,
             event_type: envelope.event_type,
@@ -205,10 +220,24 @@ mod tests {
         assert_eq!(decoded.cursor, cursor.to_string());
         assert_eq!(decoded.occurred_at.unwrap().nanos, 500_000_000);
         assert_eq!(decoded.json, data.to_string());
+        assert!(!decoded.recovered, "received, not recovered");
         let Some(pb::event::Payload::ConferenceCreated(payload)) = decoded.payload else {
             panic!("not typed: {:?}", decoded.payload);
         };
         assert_eq!(payload.conference_id, "conf-1");
+    }
+
+    #[test]
+    fn a_recovered_event_says_so() {
+        let data = serde_json::json!({"id": "e-3", "event_type": "call.hangup", "payload": {"call_control_id": "v3:x"}});
+        let event = converter().prepare_recovered(envelope(data)).seal(Cursor {
+            epoch: 1,
+            position: Position::new(1, 0),
+        });
+        let decoded = pb::Event::decode(event.encoded.clone()).unwrap();
+        assert!(decoded.recovered);
+        assert_eq!(decoded.id, "e-3");
+        assert!(decoded.payload.is_some(), "typed like a received event");
     }
 
     #[test]

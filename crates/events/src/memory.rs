@@ -7,9 +7,9 @@
 //! append its cursor, and two pushes: conversion happened before, fan-out
 //! happens after, in the hub's dispatcher.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -25,6 +25,10 @@ use super::model::{Event, Prepared};
 pub struct MemoryBusSettings {
     /// A second event with the same id within this window is a duplicate.
     pub dedupe_window: Duration,
+    /// At most this many ids are remembered: beyond it the oldest is
+    /// forgotten before its window is over, so a burst of events cannot grow
+    /// the set without bound (each id costs about 100 bytes).
+    pub dedupe_max_ids: usize,
     /// How many accepted events are kept for resuming streams.
     pub history: usize,
     /// How many events a subscriber may have waiting before it is cut off.
@@ -48,35 +52,59 @@ struct State {
     /// The newest `settings.history` events, oldest first.
     history: VecDeque<Arc<Event>>,
     seen: Dedupe,
+    /// When the newest event was accepted; `None` until one is.
+    last_accepted: Option<SystemTime>,
 }
 
-/// Recently accepted ids, expiring in acceptance order.
-#[derive(Debug, Default)]
+/// Recently accepted ids, expiring in acceptance order, and never more than
+/// `max` of them: the oldest goes first either way.
+#[derive(Debug)]
 struct Dedupe {
-    ids: HashMap<Arc<str>, Instant>,
+    ids: HashSet<Arc<str>>,
     order: VecDeque<(Instant, Arc<str>)>,
+    max: usize,
 }
 
 impl Dedupe {
+    fn new(max: usize) -> Self {
+        Dedupe {
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+            max: max.max(1),
+        }
+    }
+
     fn expire(&mut self, now: Instant, window: Duration) {
         while let Some((accepted, _)) = self.order.front() {
             if now.duration_since(*accepted) < window {
                 break;
             }
-            if let Some((_, id)) = self.order.pop_front() {
-                self.ids.remove(&id);
-            }
+            self.forget_oldest();
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        if let Some((_, id)) = self.order.pop_front() {
+            self.ids.remove(&id);
         }
     }
 
     fn contains(&self, id: &str) -> bool {
-        self.ids.contains_key(id)
+        self.ids.contains(id)
     }
 
     fn insert(&mut self, id: &str, now: Instant) {
+        while self.order.len() >= self.max {
+            self.forget_oldest();
+        }
         let id: Arc<str> = Arc::from(id);
-        self.ids.insert(Arc::clone(&id), now);
+        self.ids.insert(Arc::clone(&id));
         self.order.push_back((now, id));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.ids.len()
     }
 }
 
@@ -90,7 +118,8 @@ impl MemoryBus {
             state: Mutex::new(State {
                 next_seq: 1,
                 history: VecDeque::with_capacity(settings.history.clamp(1, 65_536)),
-                seen: Dedupe::default(),
+                seen: Dedupe::new(settings.dedupe_max_ids),
+                last_accepted: None,
             }),
             hub: Hub::start(settings.subscriber_queue),
         }
@@ -117,6 +146,7 @@ impl MemoryBus {
         };
         state.next_seq += 1;
         state.seen.insert(&event.id, now);
+        state.last_accepted = Some(SystemTime::now());
         let event = Arc::new(event.seal(cursor));
         if state.history.len() >= self.settings.history.max(1) {
             state.history.pop_front();
@@ -189,5 +219,92 @@ impl EventBus for MemoryBus {
 
     fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>> {
+        futures::future::ready(Ok(self.lock().last_accepted)).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dedupe_set_forgets_the_oldest_beyond_its_cap() {
+        let window = Duration::from_secs(900);
+        let now = Instant::now();
+        let mut seen = Dedupe::new(3);
+        for id in ["a", "b", "c", "d"] {
+            seen.expire(now, window);
+            seen.insert(id, now);
+        }
+        assert_eq!(seen.len(), 3, "never more than the cap");
+        assert!(!seen.contains("a"), "the oldest went first");
+        assert!(["b", "c", "d"].iter().all(|id| seen.contains(id)));
+    }
+
+    #[test]
+    fn the_dedupe_set_still_expires_by_time() {
+        let window = Duration::from_secs(10);
+        let start = Instant::now();
+        let mut seen = Dedupe::new(1_000);
+        seen.insert("a", start);
+        seen.insert("b", start + Duration::from_secs(5));
+        seen.expire(start + Duration::from_secs(10), window);
+        assert!(!seen.contains("a"));
+        assert!(seen.contains("b"));
+        assert_eq!(seen.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bus_at_its_cap_accepts_an_id_again_once_forgotten() {
+        let bus = MemoryBus::new(MemoryBusSettings {
+            dedupe_window: Duration::from_secs(900),
+            dedupe_max_ids: 2,
+            history: 100,
+            subscriber_queue: 16,
+        });
+        let event = |id: &str| Prepared {
+            id: id.to_owned(),
+            event_type: "call.hangup".to_owned(),
+            keys: crate::model::Keys::default(),
+            body: bytes::Bytes::new(),
+        };
+        for id in ["a", "b", "c"] {
+            assert!(matches!(bus.accept(event(id)), Ok(Published::Accepted(_))));
+        }
+        assert_eq!(bus.accept(event("c")).unwrap(), Published::Duplicate);
+        assert!(
+            matches!(bus.accept(event("a")), Ok(Published::Accepted(_))),
+            "`a` was forgotten to keep the set within its cap"
+        );
+        assert_eq!(bus.lock().seen.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_last_accepted_time_is_kept_from_the_first_event_on() {
+        let bus = MemoryBus::new(MemoryBusSettings {
+            dedupe_window: Duration::from_secs(900),
+            dedupe_max_ids: 10,
+            history: 10,
+            subscriber_queue: 16,
+        });
+        assert_eq!(bus.last_accepted().await.unwrap(), None, "a fresh bus");
+        let before = SystemTime::now();
+        bus.accept(Prepared {
+            id: "a".to_owned(),
+            event_type: "call.hangup".to_owned(),
+            keys: crate::model::Keys::default(),
+            body: bytes::Bytes::new(),
+        })
+        .unwrap();
+        let at = bus.last_accepted().await.unwrap().expect("one accepted");
+        assert!(at >= before && at <= SystemTime::now());
+        assert!(
+            bus.lease("recovery", "me", Duration::from_secs(1))
+                .await
+                .unwrap()
+        );
     }
 }

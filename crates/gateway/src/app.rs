@@ -1,6 +1,8 @@
 //! Builds the listeners, wires the services, and owns shutdown.
 //!
-//! Shutdown, in order: readiness and gRPC health go to not-serving at once;
+//! Shutdown, in order: with the in-process bus webhooks are refused (503, so
+//! Telnyx delivers them again after the restart); readiness and gRPC health
+//! go to not-serving at once;
 //! both listeners stop taking new connections and calls; open event streams
 //! end with UNAVAILABLE so subscribers resume elsewhere; in-flight unary calls
 //! get `GATEWAY_SHUTDOWN_GRACE_SECS` to finish; then `run_until` returns.
@@ -19,6 +21,7 @@ use crate::http::connections::HttpLimits;
 use crate::http::{HttpState, Readiness};
 use crate::limits::{Limits, Shared};
 use crate::metrics::Metrics;
+use crate::recovery::Recovery;
 use crate::webhook::WebhookState;
 use api::v1 as pb;
 use events::{EventBus, MemoryBus, RedisBus, RedisBusError};
@@ -100,6 +103,7 @@ pub struct Application {
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     readiness: Readiness,
+    recovery: Option<Recovery>,
     tls: Option<ServerTlsConfig>,
     shutdown_grace: Duration,
     max_concurrent_calls: usize,
@@ -143,6 +147,7 @@ impl Application {
             None => None,
         };
         let limits = Arc::new(Limits::new(shared));
+        let recovery_client = client.clone();
         let api = TelnyxApi::new(
             mapping::catalog(),
             client,
@@ -166,6 +171,15 @@ impl Application {
             Arc::clone(&bus),
             Arc::clone(&metrics),
         );
+        let recovery = config.events.recovery().map(|settings| {
+            Recovery::new(
+                recovery_client,
+                Arc::clone(&bus),
+                events::converter(),
+                Arc::clone(&metrics),
+                settings,
+            )
+        });
         let readiness = Readiness::with_bus(Arc::clone(&bus));
         let grpc_listener = bind("GATEWAY_GRPC_ADDR", &config.server.grpc_addr).await?;
         let http_listener = bind("GATEWAY_HTTP_ADDR", &config.server.http_addr).await?;
@@ -181,6 +195,7 @@ impl Application {
             limits,
             metrics,
             readiness,
+            recovery,
             tls,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             max_concurrent_calls: config.server.max_concurrent_calls as usize,
@@ -239,9 +254,13 @@ impl Application {
         let trigger = stopping.clone();
         let readiness = self.readiness.clone();
         let reporter = health.clone();
+        let webhook = self.webhook.clone();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: not ready, refusing new calls, draining");
+            // Before the streams end, so no event is accepted that no
+            // subscriber will see.
+            webhook.set_draining();
             readiness.set_shutting_down();
             for name in service_names {
                 reporter
@@ -256,6 +275,9 @@ impl Application {
                 .clone()
                 .watch(stopping.clone().cancelled_owned()),
         );
+        if let Some(recovery) = self.recovery {
+            tokio::spawn(recovery.watch(stopping.clone()));
+        }
 
         let reflection_v1 = reflection()
             .build_v1()

@@ -40,6 +40,7 @@ pub mod grpc;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod recovery;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod telemetry;

@@ -73,6 +73,7 @@ pub struct Metrics {
     pub upstream_latency: Family<OperationLabels, Histogram, fn() -> Histogram>,
     pub webhooks: Family<OutcomeLabels, Counter>,
     pub events_published: Counter,
+    pub events_recovered: Counter,
     pub events_delivered: Counter,
     pub subscribers: Gauge,
     pub subscribers_cut_off: Counter,
@@ -93,6 +94,7 @@ impl Metrics {
             upstream_latency: Family::new_with_constructor(latency_histogram),
             webhooks: Family::default(),
             events_published: Counter::default(),
+            events_recovered: Counter::default(),
             events_delivered: Counter::default(),
             subscribers: Gauge::default(),
             subscribers_cut_off: Counter::default(),
@@ -135,6 +137,11 @@ impl Metrics {
             "events_published",
             "Events accepted onto the bus",
             metrics.events_published.clone(),
+        );
+        registry.register(
+            "events_recovered",
+            "Events recovered from Telnyx's failed webhook deliveries and accepted onto the bus",
+            metrics.events_recovered.clone(),
         );
         registry.register(
             "events_delivered",

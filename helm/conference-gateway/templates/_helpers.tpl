@@ -93,6 +93,7 @@ TELNYX_API_KEY TELNYX_PUBLIC_KEY TELNYX_BASE_URL TELNYX_TIMEOUT_SECS TELNYX_MAX_
 GATEWAY_GRPC_ADDR GATEWAY_HTTP_ADDR GATEWAY_LOG_FORMAT RUST_LOG GATEWAY_SHUTDOWN_GRACE_SECS
 GATEWAY_WEBHOOK_TOLERANCE_SECS GATEWAY_ALLOW_UNAUTHENTICATED GATEWAY_AUTH_TOKENS_FILE
 GATEWAY_AUTH_POLICY_FILE
+GATEWAY_EVENT_DEDUPE_WINDOW_SECS GATEWAY_EVENT_DEDUPE_MAX_IDS GATEWAY_RECOVERY GATEWAY_RECOVERY_LOOKBACK_SECS
 REDIS_URL GATEWAY_REDIS_PREFIX GATEWAY_TLS_CERT GATEWAY_TLS_KEY GATEWAY_TLS_CLIENT_CA
 OTEL_EXPORTER_OTLP_ENDPOINT
 {{- end }}
@@ -182,6 +183,9 @@ change. Included by the Deployment, so `helm template`, `helm lint` and
 {{- end }}
 {{- if and $v.tls.clientCA.enabled (not $v.tls.enabled) }}
   {{- fail "tls.clientCA.enabled needs tls.enabled: client certificates are only checked on a TLS listener" }}
+{{- end }}
+{{- if lt (int $v.events.dedupeWindowSecs) (int $v.telnyx.webhookToleranceSecs) }}
+  {{- fail (printf "events.dedupeWindowSecs (%d) is shorter than telnyx.webhookToleranceSecs (%d): a webhook replayed within the tolerance would be delivered twice, and the gateway refuses to start" (int $v.events.dedupeWindowSecs) (int $v.telnyx.webhookToleranceSecs)) }}
 {{- end }}
 {{- if eq (int $v.gateway.grpcPort) (int $v.gateway.httpPort) }}
   {{- fail "gateway.grpcPort and gateway.httpPort must differ" }}

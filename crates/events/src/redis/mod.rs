@@ -8,6 +8,7 @@
 //! - `history`: XRANGE reads for resuming subscribers and catch-up.
 //! - `epoch`: the history's identity, kept in Redis, in every cursor.
 //! - `record`: how an event is framed in the stream and on the channel.
+//! - `lease`: work one replica does for all (recovery), under a lease key.
 //!
 //! A cursor is the epoch and the stream id (`ms-seq`), so a cursor from any
 //! replica is served by every other. While Redis is unreachable publishing
@@ -19,6 +20,7 @@ mod epoch;
 mod health;
 mod history;
 mod links;
+mod lease;
 mod record;
 mod script;
 mod subscriber;
@@ -26,7 +28,7 @@ mod whole;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -103,6 +105,8 @@ pub(crate) struct Names {
     pub channel: String,
     /// `{prefix}:seen:`: followed by an event id, the dedupe key.
     seen: String,
+    /// `{prefix}:lease:`: followed by a lease's name (`recovery`).
+    lease: String,
 }
 
 impl Names {
@@ -112,7 +116,12 @@ impl Names {
             stream: format!("{prefix}:events"),
             channel: format!("{prefix}:events"),
             seen: format!("{prefix}:seen:"),
+            lease: format!("{prefix}:lease:"),
         }
+    }
+
+    fn lease(&self, name: &str) -> String {
+        format!("{}{name}", self.lease)
     }
 
     fn seen(&self, id: &str) -> String {
@@ -131,6 +140,8 @@ pub struct RedisBus {
     dedupe_window_secs: u64,
     hub: Arc<Hub>,
     health: Arc<Health>,
+    /// Counts the subscription's sessions: one more after every reconnection.
+    sessions: watch::Receiver<u64>,
     stop: CancellationToken,
 }
 
@@ -198,6 +209,7 @@ impl RedisBus {
             dedupe_window_secs: settings.dedupe_window.as_secs().max(1),
             hub,
             health,
+            sessions: subscribed,
             stop,
         })
     }
@@ -331,5 +343,55 @@ impl EventBus for RedisBus {
 
     fn unready_reason(&self) -> Option<String> {
         self.health.unready_reason()
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn ready_sessions(&self) -> u64 {
+        *self.sessions.borrow()
+    }
+
+    /// The newest stream id is the Redis clock, in milliseconds, when the
+    /// newest event was accepted.
+    fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>> {
+        async move {
+            let mut conn = self.target.links().conn;
+            let newest = history::newest(&mut conn, &self.names)
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            Ok((newest.major > 0).then(|| UNIX_EPOCH + Duration::from_millis(newest.major)))
+        }
+        .boxed()
+    }
+
+    fn lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        async move {
+            let mut conn = self.target.links().conn;
+            lease::take(&mut conn, &self.names.lease(name), holder, ttl)
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))
+        }
+        .boxed()
+    }
+
+    fn release<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
+        async move {
+            let mut conn = self.target.links().conn;
+            lease::release(&mut conn, &self.names.lease(name), holder)
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))
+        }
+        .boxed()
     }
 }

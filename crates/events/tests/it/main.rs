@@ -49,6 +49,7 @@ fn memory_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
     Box::pin(async move {
         Arc::new(MemoryBus::new(MemoryBusSettings {
             dedupe_window: sizes.dedupe_window,
+            dedupe_max_ids: 1_000_000,
             history: sizes.history,
             subscriber_queue: sizes.subscriber_queue,
         })) as Arc<dyn EventBus>
@@ -449,6 +450,10 @@ impl EventBus for Pages {
     fn hub(&self) -> &Hub {
         self.bus.hub()
     }
+
+    fn last_accepted(&self) -> BoxFuture<'_, Result<Option<std::time::SystemTime>, BusError>> {
+        self.bus.last_accepted()
+    }
 }
 
 pub async fn resumes_far_back_holding_one_page_at_a_time(factory: Factory) {
@@ -534,6 +539,69 @@ pub async fn resumes_far_back_holding_one_page_at_a_time(factory: Factory) {
 }
 
 /// Instantiates the suite for one bus.
+/// Recovery asks Telnyx for what failed since the newest accepted event.
+pub async fn knows_when_it_last_accepted_an_event(factory: Factory) {
+    let bus = factory(Sizes::default()).await;
+    assert_eq!(
+        bus.last_accepted().await.unwrap(),
+        None,
+        "nothing accepted yet"
+    );
+    let before = std::time::SystemTime::now() - Duration::from_secs(1);
+    accepted(&*bus, "first").await;
+    let at = bus.last_accepted().await.unwrap().expect("one accepted");
+    assert!(
+        at >= before && at <= std::time::SystemTime::now() + Duration::from_secs(1),
+        "{at:?}"
+    );
+}
+
+/// Two replicas on one Redis: the lease is one holder's at a time, renewed
+/// by it, refused to the other, and free again once released or expired.
+#[tokio::test]
+async fn a_redis_lease_has_one_holder_at_a_time() {
+    let server = testkit::redis::RedisServer::start();
+    let prefix = format!("lease-{:x}", fastrand::u64(..));
+    let connect = || {
+        RedisBus::connect(RedisBusSettings {
+            url: server.url(),
+            prefix: prefix.clone(),
+            history: 100,
+            dedupe_window: Duration::from_secs(900),
+            subscriber_queue: 16,
+            connect_wait: Duration::from_secs(10),
+            min_replicas_ack: 0,
+            ack_timeout: Duration::from_secs(1),
+            sentinel: None,
+        })
+    };
+    let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
+    let ttl = Duration::from_millis(600);
+    assert!(a.lease("recovery", "a", ttl).await.unwrap());
+    assert!(!b.lease("recovery", "b", ttl).await.unwrap(), "a holds it");
+    assert!(a.lease("recovery", "a", ttl).await.unwrap(), "a renews it");
+    b.release("recovery", "b").await.unwrap();
+    assert!(
+        !b.lease("recovery", "b", ttl).await.unwrap(),
+        "b cannot release a's lease"
+    );
+    a.release("recovery", "a").await.unwrap();
+    assert!(
+        b.lease("recovery", "b", ttl).await.unwrap(),
+        "released: b takes it"
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(
+        a.lease("recovery", "a", ttl).await.unwrap(),
+        "b's lease expired"
+    );
+    let key = format!("{prefix}:lease:recovery");
+    assert!(
+        server.command(&["GET", &key]).contains('a'),
+        "kept under the prefix"
+    );
+}
+
 macro_rules! conformance {
     ($name:ident, $factory:expr) => {
         mod $name {
@@ -587,6 +655,11 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn resumes_far_back_holding_one_page_at_a_time() {
                 super::resumes_far_back_holding_one_page_at_a_time($factory).await;
+            }
+
+            #[tokio::test]
+            async fn knows_when_it_last_accepted_an_event() {
+                super::knows_when_it_last_accepted_an_event($factory).await;
             }
 
             #[tokio::test]

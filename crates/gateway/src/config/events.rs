@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 use events::{MemoryBusSettings, RedisBusSettings, SentinelSettings};
+
+use crate::recovery::RecoverySettings;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{ConfigError, saturating_usize};
@@ -63,6 +65,23 @@ pub struct EventArgs {
     #[arg(global = true, long = "event-dedupe-window-secs", env = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", value_name = "GATEWAY_EVENT_DEDUPE_WINDOW_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub dedupe_window_secs: u64,
 
+    /// The most event ids the in-process bus remembers for deduplication;
+    /// beyond it the oldest is forgotten before its window is over, so memory
+    /// stays bounded (about 100 bytes an id) whatever the event rate.
+    #[arg(global = true, long = "event-dedupe-max-ids", env = "GATEWAY_EVENT_DEDUPE_MAX_IDS", value_name = "GATEWAY_EVENT_DEDUPE_MAX_IDS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub dedupe_max_ids: u64,
+
+    /// Recover the events Telnyx gave up on: at start and after the bus was
+    /// unavailable, list the webhook deliveries that failed since the newest
+    /// accepted event and publish them, flagged `recovered`.
+    #[arg(global = true, long = "recovery", env = "GATEWAY_RECOVERY", value_name = "GATEWAY_RECOVERY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub recovery: bool,
+
+    /// How far back, in seconds, recovery looks at most (the whole of it when
+    /// the bus has accepted nothing yet, as after a restart of the in-process bus).
+    #[arg(global = true, long = "recovery-lookback-secs", env = "GATEWAY_RECOVERY_LOOKBACK_SECS", value_name = "GATEWAY_RECOVERY_LOOKBACK_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
+    pub recovery_lookback_secs: u64,
+
     /// How many recent events the in-process bus keeps for subscribers
     /// resuming from a cursor.
     #[arg(global = true, id = "event_history", long = "event-history", env = "GATEWAY_EVENT_HISTORY", value_name = "GATEWAY_EVENT_HISTORY", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -97,10 +116,18 @@ impl EventArgs {
         }
     }
 
+    /// Recovery's settings, unless it is turned off.
+    pub fn recovery(&self) -> Option<RecoverySettings> {
+        self.recovery.then(|| RecoverySettings {
+            lookback: Duration::from_secs(self.recovery_lookback_secs),
+        })
+    }
+
     /// The in-process bus's sizes.
     pub fn memory_bus(&self) -> MemoryBusSettings {
         MemoryBusSettings {
             dedupe_window: self.dedupe_window(),
+            dedupe_max_ids: saturating_usize(self.dedupe_max_ids),
             history: saturating_usize(self.history),
             subscriber_queue: saturating_usize(self.subscriber_queue),
         }

@@ -120,6 +120,12 @@ pub enum ConfigError {
          (or GATEWAY_ALLOW_UNAUTHENTICATED=true to run without authentication)"
     )]
     MissingTokens,
+    #[error(
+        "GATEWAY_EVENT_DEDUPE_WINDOW_SECS ({window} s) is shorter than \
+         GATEWAY_WEBHOOK_TOLERANCE_SECS ({tolerance} s): a webhook replayed within the tolerance \
+         would be delivered twice; set the window to at least the tolerance"
+    )]
+    DedupeWindowTooShort { window: u64, tolerance: u64 },
     #[error("{name} is not a setting of this gateway{}", suggestion(.meant))]
     UnknownVariable { name: String, meant: Option<String> },
     /// Several of the above, all reported by one start.
@@ -201,6 +207,14 @@ impl Config {
             .collect();
         problems.extend(self.telnyx.api_key().err());
         problems.extend(self.webhook.public_keys().err());
+        // A replay the signature check lets through (its timestamp is within
+        // the tolerance) must still find its id in the dedupe set.
+        if self.events.dedupe_window_secs < self.webhook.tolerance_secs {
+            problems.push(ConfigError::DedupeWindowTooShort {
+                window: self.events.dedupe_window_secs,
+                tolerance: self.webhook.tolerance_secs,
+            });
+        }
         let auth = &self.auth;
         if auth.tokens.is_none() && auth.tokens_file.is_none() && !auth.allow_unauthenticated {
             problems.push(ConfigError::MissingTokens);
@@ -322,6 +336,7 @@ mod tests {
         assert_eq!(webhook.max_body_bytes, 1024 * 1024);
         let bus = config.events.memory_bus();
         assert_eq!(bus.dedupe_window, Duration::from_secs(15 * 60));
+        assert_eq!(bus.dedupe_max_ids, 1_000_000);
         assert_eq!(bus.history, 10_000);
     }
 
@@ -531,6 +546,42 @@ mod tests {
              gateway; did you mean TELNYX_PUBLIC_KEY?; (2) TELNYX_PUBLIC_KEY is not set: the \
              gateway needs Telnyx's public key to verify webhooks (Mission Control, Keys & \
              Credentials)"
+        );
+    }
+
+    #[test]
+    fn a_dedupe_window_shorter_than_the_webhook_tolerance_is_refused() {
+        let error = complete(&[
+            "--event-dedupe-window-secs",
+            "60",
+            "--webhook-tolerance-secs",
+            "300",
+        ])
+        .validate(Vec::new())
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "GATEWAY_EVENT_DEDUPE_WINDOW_SECS (60 s) is shorter than \
+             GATEWAY_WEBHOOK_TOLERANCE_SECS (300 s): a webhook replayed within the tolerance \
+             would be delivered twice; set the window to at least the tolerance"
+        );
+        let equal = complete(&[
+            "--event-dedupe-window-secs",
+            "300",
+            "--webhook-tolerance-secs",
+            "300",
+        ]);
+        assert!(equal.validate(Vec::new()).is_ok());
+        // Reported with the other problems of the same start.
+        let error = parse(&["--event-dedupe-window-secs", "10"])
+            .validate(Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("4 problems with the settings"), "{error}");
+        assert!(
+            error.contains("(3) GATEWAY_EVENT_DEDUPE_WINDOW_SECS (10 s) is shorter"),
+            "{error}"
         );
     }
 

@@ -44,6 +44,17 @@ pub fn parse(body: &[u8]) -> Result<Envelope, EnvelopeError> {
     let json = wrapper.data.get();
     let data: Value =
         serde_json::from_str(json).map_err(|e| EnvelopeError::NotJson(one_line(&e)))?;
+    of_data(json.to_owned(), data)
+}
+
+/// The event a `data` object that did not come in a webhook carries: a
+/// failed delivery's `webhook`, read from Telnyx's API with the gateway's
+/// own key. Its text is the object as serialised again.
+pub fn from_data(data: Value) -> Result<Envelope, EnvelopeError> {
+    of_data(data.to_string(), data)
+}
+
+fn of_data(json: String, data: Value) -> Result<Envelope, EnvelopeError> {
     if !data.is_object() {
         return Err(EnvelopeError::DataNotObject);
     }
@@ -58,7 +69,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope, EnvelopeError> {
     Ok(Envelope {
         id,
         event_type,
-        json: json.to_owned(),
+        json,
         data,
     })
 }

@@ -6,6 +6,7 @@
 //! | body over the limit | 413 |
 //! | body unreadable, or signed but not a Telnyx event | 400 |
 //! | the bus cannot take the event (Telnyx retries) | 503 |
+//! | shutting down with an in-process bus (Telnyx retries) | 503 |
 //!
 //! The body is one line of plain text saying why, for whoever reads Telnyx's
 //! delivery log.
@@ -30,6 +31,11 @@ pub enum WebhookError {
     Envelope(#[from] EnvelopeError),
     #[error("try again later: {0}")]
     Bus(#[from] BusError),
+    #[error(
+        "try again later: this replica is shutting down and its in-process event bus can no \
+         longer deliver events"
+    )]
+    ShuttingDown,
 }
 
 impl WebhookError {
@@ -38,7 +44,7 @@ impl WebhookError {
             WebhookError::Signature(_) => StatusCode::UNAUTHORIZED,
             WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebhookError::Unreadable(_) | WebhookError::Envelope(_) => StatusCode::BAD_REQUEST,
-            WebhookError::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebhookError::Bus(_) | WebhookError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -60,6 +66,7 @@ impl WebhookError {
             WebhookError::Unreadable(_) => "unreadable",
             WebhookError::Envelope(_) => "not_an_event",
             WebhookError::Bus(_) => "bus_unavailable",
+            WebhookError::ShuttingDown => "shutting_down",
         }
     }
 }
@@ -103,6 +110,7 @@ mod tests {
                 WebhookError::Bus(BusError::Full(4096)),
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
+            (WebhookError::ShuttingDown, StatusCode::SERVICE_UNAVAILABLE),
         ];
         for (error, status) in cases {
             assert_eq!(error.into_response().status(), status);

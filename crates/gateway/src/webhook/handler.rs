@@ -6,9 +6,12 @@
 //! 3. signature over `"{timestamp}|{body}"` (401);
 //! 4. only then the JSON: a Telnyx event or 400;
 //! 5. converted and published; 200 once the bus accepted it (or already had
-//!    it), 503 when it cannot take it, so that Telnyx delivers it again.
+//!    it), 503 when it cannot take it, so that Telnyx delivers it again; 503
+//!    too once the replica is draining for shutdown with an in-process bus,
+//!    whose subscribers are already gone.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
@@ -52,6 +55,8 @@ struct Inner {
     converter: &'static Converter,
     bus: Arc<dyn EventBus>,
     metrics: Arc<Metrics>,
+    /// Set when shutdown begins.
+    draining: AtomicBool,
 }
 
 impl WebhookState {
@@ -68,8 +73,16 @@ impl WebhookState {
                 converter,
                 bus,
                 metrics,
+                draining: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Shutdown has begun: from now on an in-process bus refuses events (503),
+    /// since its streams are closing and its history dies with the process.
+    /// A shared bus keeps accepting: what it accepts outlives the replica.
+    pub fn set_draining(&self) {
+        self.inner.draining.store(true, Ordering::Release);
     }
 
     /// The route, to merge into the HTTP router.
@@ -103,6 +116,9 @@ impl WebhookState {
         let span = tracing::Span::current();
         span.record("event.id", prepared.id.as_str());
         span.record("event.type", prepared.event_type.as_str());
+        if inner.draining.load(Ordering::Acquire) && !inner.bus.is_shared() {
+            return Err(WebhookError::ShuttingDown);
+        }
         Ok(inner.bus.publish(prepared).await?)
     }
 }

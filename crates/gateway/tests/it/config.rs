@@ -93,6 +93,25 @@ fn a_misspelt_variable_names_the_one_it_resembles() {
 }
 
 #[test]
+fn a_dedupe_window_shorter_than_the_webhook_tolerance_stops_the_gateway() {
+    let key = crate::support::webhook::public_key(&crate::support::webhook::test_key());
+    let line = one_line_refusal(&run_with(&[
+        ("TELNYX_API_KEY", "KEY0123456789"),
+        ("TELNYX_PUBLIC_KEY", &key),
+        ("GATEWAY_AUTH_TOKENS", "svc:token-0123456789"),
+        ("GATEWAY_EVENT_DEDUPE_WINDOW_SECS", "120"),
+        ("GATEWAY_WEBHOOK_TOLERANCE_SECS", "600"),
+    ]));
+    assert!(
+        line.starts_with(
+            "error: GATEWAY_EVENT_DEDUPE_WINDOW_SECS (120 s) is shorter than \
+             GATEWAY_WEBHOOK_TOLERANCE_SECS (600 s)"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
 fn a_malformed_value_is_refused_in_one_line() {
     let line = one_line_refusal(&run_with(&[("GATEWAY_GRPC_ADDR", "localhost")]));
     assert!(

@@ -21,6 +21,7 @@ mod events;
 mod operations;
 mod process;
 mod queue_service;
+mod recovery;
 mod redis_health;
 mod redis_replication;
 mod redis_sentinel;

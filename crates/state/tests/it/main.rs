@@ -14,6 +14,7 @@ use state::{Settings, Subject, Tracker};
 fn bus(subscriber_queue: usize) -> Arc<dyn EventBus> {
     Arc::new(MemoryBus::new(MemoryBusSettings {
         dedupe_window: Duration::from_secs(900),
+        dedupe_max_ids: 1_000_000,
         history: 100_000,
         subscriber_queue,
     }))
