@@ -68,8 +68,6 @@ pub enum AppError {
     Bus(#[from] RedisBusError),
     #[error(transparent)]
     Client(#[from] telnyx_client::ClientError),
-    #[error("REDIS_URL is not a usable Redis URL for rate limits: {0}")]
-    Limits(String),
     #[error("gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
 }
@@ -83,7 +81,6 @@ impl AppError {
             AppError::Config(_)
                 | AppError::Auth(_)
                 | AppError::Bus(_)
-                | AppError::Limits(_)
                 | AppError::Tls { .. }
                 | AppError::Client(telnyx_client::ClientError::InvalidApiKey)
         )
@@ -134,20 +131,21 @@ impl Application {
         let metrics = Metrics::new();
         let client = TelnyxClient::new(&config.telnyx.client()?, metrics.clone())?;
         let default_deadline = Duration::from_secs(config.server.default_deadline_secs);
+        let recovery_client = client.clone();
         // Rate limits are shared through the bus's Redis, when there is one,
-        // so every replica draws from the same buckets.
-        let shared = match &config.redis.url {
-            Some(url) => Some(
-                Shared::connect(
-                    secrecy::ExposeSecret::expose_secret(url),
-                    &config.redis.prefix,
-                )
-                .map_err(|e| AppError::Limits(e.to_string()))?,
-            ),
-            None => None,
+        // so every replica draws from the same buckets; they reach it through
+        // the bus, which follows the primary through a failover.
+        let (bus, shared): (Arc<dyn EventBus>, _) = match config.redis.bus(&config.events) {
+            Some(settings) => {
+                let redis = Arc::new(RedisBus::connect(settings).await?);
+                let primary = Arc::clone(&redis);
+                let shared =
+                    Shared::through(Arc::new(move || primary.primary()), &config.redis.prefix);
+                (redis, Some(shared))
+            }
+            None => (Arc::new(MemoryBus::new(config.events.memory_bus())), None),
         };
         let limits = Arc::new(Limits::new(shared));
-        let recovery_client = client.clone();
         let api = TelnyxApi::new(
             mapping::catalog(),
             client,
@@ -155,10 +153,6 @@ impl Application {
             default_deadline,
         )
         .with_limits(Arc::clone(&limits));
-        let bus: Arc<dyn EventBus> = match config.redis.bus(&config.events) {
-            Some(settings) => Arc::new(RedisBus::connect(settings).await?),
-            None => Arc::new(MemoryBus::new(config.events.memory_bus())),
-        };
         let state = state::Tracker::start(Arc::clone(&bus), state::Settings::default());
         if bus.is_ready() && !state.wait_ready(STATE_BUILD_WAIT).await {
             tracing::warn!(

@@ -19,8 +19,8 @@
 mod epoch;
 mod health;
 mod history;
-mod links;
 mod lease;
+mod links;
 mod record;
 mod script;
 mod subscriber;
@@ -212,6 +212,12 @@ impl RedisBus {
             sessions: subscribed,
             stop,
         })
+    }
+
+    /// A connection to the current primary (after a Sentinel failover, the
+    /// new one), for other state the replicas share through the same Redis.
+    pub fn primary(&self) -> ConnectionManager {
+        self.target.links().conn
     }
 
     async fn accept(&self, event: Prepared) -> Result<Published, BusError> {

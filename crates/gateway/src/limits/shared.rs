@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use redis::Script;
+use std::sync::Arc;
+
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::auth::policy::Rate;
@@ -50,10 +52,14 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window + 1 - now)
 ";
 
+/// Where the shared counters' connection comes from: the event bus's current
+/// primary, so limits follow a Sentinel failover with the bus.
+pub type Source = Arc<dyn Fn() -> ConnectionManager + Send + Sync>;
+
 /// A connection to the Redis the replicas share, and the scripts.
 #[derive(Clone)]
 pub struct Shared {
-    conn: ConnectionManager,
+    conn: Source,
     prefix: String,
     bucket: Script,
     window: Script,
@@ -77,12 +83,19 @@ impl Shared {
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        Ok(Shared {
-            conn: client.get_connection_manager_lazy(config)?,
+        let conn = client.get_connection_manager_lazy(config)?;
+        Ok(Shared::through(Arc::new(move || conn.clone()), prefix))
+    }
+
+    /// Counts through the connections `source` hands out (the event bus's,
+    /// which knows where the primary is now).
+    pub fn through(source: Source, prefix: &str) -> Self {
+        Shared {
+            conn: source,
             prefix: format!("{prefix}:limits"),
             bucket: Script::new(BUCKET),
             window: Script::new(WINDOW),
-        })
+        }
     }
 
     /// Takes a token from the bucket `name`.
@@ -91,7 +104,7 @@ impl Shared {
         name: &str,
         rate: Rate,
     ) -> Result<Result<(), Duration>, redis::RedisError> {
-        let mut conn = self.conn.clone();
+        let mut conn = (self.conn)();
         let wait: u64 = self
             .bucket
             .key(format!("{}:{name}", self.prefix))
@@ -109,7 +122,7 @@ impl Shared {
         limit: usize,
         window: Duration,
     ) -> Result<Result<(), Duration>, redis::RedisError> {
-        let mut conn = self.conn.clone();
+        let mut conn = (self.conn)();
         let wait: u64 = self
             .window
             .key(format!("{}:{name}", self.prefix))
