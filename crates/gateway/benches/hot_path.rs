@@ -74,5 +74,48 @@ fn hot_path(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hot_path);
+/// The per-call work of a unary RPC between the gRPC and the HTTP layers:
+/// finding the operation, the typed request as a dynamic message, the REST
+/// call planned from it, and Telnyx's answer read back into the typed reply.
+fn unary_mapping(c: &mut Criterion) {
+    use api::v1::{EndConferenceRequest, EndConferenceResponse};
+    use prost::Name as _;
+    use prost_reflect::DynamicMessage;
+
+    let catalog = mapping::catalog();
+    let request = EndConferenceRequest {
+        conference_id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
+        command_id: String::new(),
+    };
+    let answer = serde_json::json!({"data": {"result": "ok"}});
+    c.bench_function("unary_lookup_operation", |b| {
+        b.iter(|| {
+            catalog
+                .operation(black_box(&EndConferenceRequest::full_name()))
+                .expect("a mapped RPC")
+        })
+    });
+    let operation = catalog
+        .operation(&EndConferenceRequest::full_name())
+        .expect("a mapped RPC");
+    c.bench_function("unary_plan_call", |b| {
+        b.iter(|| {
+            let mut message = DynamicMessage::new(operation.input.clone());
+            message
+                .transcode_from(black_box(&request))
+                .expect("transcodes");
+            catalog.build_call(operation, &message).expect("a call")
+        })
+    });
+    c.bench_function("unary_read_answer", |b| {
+        b.iter(|| {
+            catalog
+                .decode_response(operation, black_box(&answer), None)
+                .transcode_to::<EndConferenceResponse>()
+                .expect("transcodes")
+        })
+    });
+}
+
+criterion_group!(benches, hot_path, unary_mapping);
 criterion_main!(benches);

@@ -10,9 +10,12 @@
 mod common;
 mod delivery;
 mod fanout;
+mod floor;
 mod ingest;
+mod plot;
 mod procs;
 mod report;
+mod sweep;
 mod unary;
 mod upstream;
 mod verify;
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use procs::{GatewaySpec, StartError};
-use report::{Machine, Pair, Report};
+use report::{Machine, Pair, Ratios, Report};
 
 /// Benchmarks the gateway binary against a local upstream and Redis.
 #[derive(Debug, Clone, Parser)]
@@ -43,7 +46,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "verify,ingest,delivery,fanout,unary"
+        default_value = "verify,ingest,delivery,fanout,floor,unary"
     )]
     only: Vec<String>,
     /// Skip the Redis variants even when the gateway supports REDIS_URL.
@@ -101,6 +104,32 @@ struct Args {
     /// Calls in flight during the unary throughput runs.
     #[arg(long, default_value_t = 32)]
     unary_concurrency: usize,
+
+    /// Run the sweep instead of the scenarios: fan-out at 1,000 to 50,000
+    /// streams (broad and filtered), ingest at 1 to 128 connections; writes
+    /// sweep.md and sweep.svg into --sweep-dir.
+    #[arg(long)]
+    sweep: bool,
+    /// Where --sweep writes sweep.md and sweep.svg.
+    #[arg(long, default_value = "docs")]
+    sweep_dir: PathBuf,
+    /// Stream counts of the sweep's fan-out points.
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,20000,50000")]
+    sweep_streams: Vec<usize>,
+    /// Connection counts of the sweep's ingest points.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32,128")]
+    sweep_connections: Vec<usize>,
+    /// Seconds of events at each fan-out point of the sweep.
+    #[arg(long, default_value_t = 5.0)]
+    sweep_fanout_secs: f64,
+    /// Seconds of webhooks at each ingest point of the sweep.
+    #[arg(long, default_value_t = 3.0)]
+    sweep_ingest_secs: f64,
+
+    /// Serve the bare gRPC floor on this address until killed (how the bench
+    /// starts its own floor process; not for use by hand).
+    #[arg(long, hide = true)]
+    serve_grpc_floor: Option<std::net::SocketAddr>,
 }
 
 impl Args {
@@ -111,6 +140,9 @@ impl Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(addr) = args.serve_grpc_floor {
+        return floor::serve(addr);
+    }
     let binary = match procs::gateway_binary(args.gateway_bin.clone()) {
         Ok(binary) => binary,
         Err(error) => {
@@ -126,7 +158,11 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a Tokio runtime");
+    if args.sweep {
+        return run_sweep(&args, &runtime, binary, verify_per_sec, bench_cpus);
+    }
     let mut report = runtime.block_on(run(&args, binary, verify_per_sec));
+    report.ratios = Ratios::of(&report);
     report.machine = Machine::read(procs::Gateway::pinning_available(), bench_cpus);
     report.seconds = common::round3(started.elapsed().as_secs_f64());
     if args.json {
@@ -136,6 +172,50 @@ fn main() -> ExitCode {
         );
     } else {
         print!("{}", report::table(&report));
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_sweep(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    binary: PathBuf,
+    verify_per_sec: f64,
+    bench_cpus: Option<String>,
+) -> ExitCode {
+    let sweep = runtime.block_on(async {
+        let upstream = upstream::start().await.expect("a local upstream");
+        let memory = GatewaySpec {
+            binary,
+            cores: args.cores,
+            upstream: upstream::base_url(upstream),
+            env: Vec::new(),
+        };
+        let settings = sweep::Settings {
+            fanout_secs: args.sweep_fanout_secs,
+            ingest_secs: args.sweep_ingest_secs,
+            queue: args.fanout_queue,
+            streams: args.sweep_streams.clone(),
+            connections: args.sweep_connections.clone(),
+        };
+        sweep::run(&memory, &settings, verify_per_sec).await
+    });
+    let machine = Machine::read(procs::Gateway::pinning_available(), bench_cpus);
+    let command = std::iter::once("gateway-bench".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Err(error) = sweep::write(&sweep, &machine, &command, &args.sweep_dir) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sweep).expect("the sweep serialises")
+        );
+    } else {
+        print!("{}", sweep::markdown(&sweep, &machine, &command));
     }
     ExitCode::SUCCESS
 }
@@ -191,6 +271,11 @@ async fn run(args: &Args, binary: PathBuf, verify_per_sec: f64) -> Report {
         delivery: Pair::new(),
         fanout: None,
         unary: None,
+        floor: floor::Floors {
+            grpc_hop: None,
+            http_hop: None,
+        },
+        ratios: Ratios::empty(),
         skipped: Default::default(),
         seconds: 0.0,
     };
@@ -279,12 +364,19 @@ async fn run(args: &Args, binary: PathBuf, verify_per_sec: f64) -> Report {
         let result = fanout::run(&spec, &settings).await;
         report.fanout = note("fanout", result, &mut report.skipped, "fanout");
     }
+    let settings = unary::Settings {
+        calls: args.unary_calls.max(1),
+        duration: Duration::from_secs_f64(args.unary_secs),
+        concurrency: args.unary_concurrency.max(1),
+    };
+    // The floors right before the unary figures they divide, with the same
+    // calls, durations and calls in flight.
+    if args.runs("floor") {
+        let result = floor::grpc_hop(args.cores, &settings).await;
+        report.floor.grpc_hop = note("floor", result, &mut report.skipped, "floor");
+        report.floor.http_hop = Some(floor::http_hop(upstream, &settings).await);
+    }
     if args.runs("unary") {
-        let settings = unary::Settings {
-            calls: args.unary_calls.max(1),
-            duration: Duration::from_secs_f64(args.unary_secs),
-            concurrency: args.unary_concurrency.max(1),
-        };
         let result = unary::run(&memory, upstream, &settings).await;
         report.unary = note("unary", result, &mut report.skipped, "unary");
     }

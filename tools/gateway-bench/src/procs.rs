@@ -104,6 +104,37 @@ pub struct Gateway {
     pub cores: usize,
 }
 
+/// A command running `binary` pinned with `taskset` to CPUs 0..cores-1
+/// when taskset is there, and how many cores that leaves it: every process
+/// measured (the gateway and the floors) is started through this, so all
+/// are pinned the same way.
+pub fn pinned_command(binary: &std::path::Path, cores: usize) -> (Command, usize) {
+    let machine = machine_cores();
+    let cores = cores.clamp(1, machine);
+    if taskset_available() {
+        let mut command = Command::new("taskset");
+        command
+            .arg("-c")
+            .arg(format!("0-{}", cores - 1))
+            .arg(binary);
+        (command, cores)
+    } else {
+        (Command::new(binary), machine)
+    }
+}
+
+/// CPU time process `pid` has used so far (user + system), in seconds.
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are
+    // the 14th and 15th fields, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn taskset_available() -> bool {
     Command::new("taskset")
         .args(["-c", "0", "true"])
@@ -121,19 +152,7 @@ impl Gateway {
         let public = key.public_key_base64();
         let grpc_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let http_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let machine = machine_cores();
-        let cores = spec.cores.clamp(1, machine);
-        let pinned = taskset_available();
-        let mut command = if pinned {
-            let mut command = Command::new("taskset");
-            command
-                .arg("-c")
-                .arg(format!("0-{}", cores - 1))
-                .arg(&spec.binary);
-            command
-        } else {
-            Command::new(&spec.binary)
-        };
+        let (mut command, cores) = pinned_command(&spec.binary, spec.cores);
         let stderr = tempfile_path();
         command
             .env_clear()
@@ -161,7 +180,7 @@ impl Gateway {
             grpc_addr,
             http_addr,
             key,
-            cores: if pinned { cores } else { machine },
+            cores,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -200,14 +219,7 @@ impl Gateway {
 
     /// CPU time the gateway has used so far (user + system), in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
-        // Fields after the parenthesised command name; utime and stime are
-        // the 14th and 15th fields, in clock ticks (100 per second on Linux).
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = fields.get(11)?.parse().ok()?;
-        let stime: f64 = fields.get(12)?.parse().ok()?;
-        Some((utime + stime) / 100.0)
+        cpu_seconds_of(self.pid())
     }
 
     /// Keeps the bench itself (load generators, subscribers, upstream) off

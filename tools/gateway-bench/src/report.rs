@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::delivery::Delivery;
 use crate::fanout::Fanout;
+use crate::floor::Floors;
 use crate::ingest::Ingest;
 use crate::unary::Unary;
 
@@ -45,9 +46,120 @@ pub struct Report {
     pub delivery: Pair<Delivery>,
     pub fanout: Option<Fanout>,
     pub unary: Option<Unary>,
+    /// What the machine does without the gateway, measured in the same run.
+    pub floor: Floors,
+    /// The gateway's figures over the floors, each with its target.
+    pub ratios: Ratios,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub skipped: std::collections::BTreeMap<&'static str, String>,
     pub seconds: f64,
+}
+
+/// One figure over its floor, with the target it is held to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    /// `null` when a figure it needs was not measured.
+    pub value: Option<f64>,
+    /// `"at_most"` or `"at_least"`.
+    pub bound: &'static str,
+    pub target: f64,
+    pub met: Option<bool>,
+}
+
+impl Ratio {
+    fn at_most(value: Option<f64>, target: f64) -> Ratio {
+        Ratio::new(value, "at_most", target, |v| v <= target)
+    }
+
+    fn at_least(value: Option<f64>, target: f64) -> Ratio {
+        Ratio::new(value, "at_least", target, |v| v >= target)
+    }
+
+    fn new(
+        value: Option<f64>,
+        bound: &'static str,
+        target: f64,
+        ok: impl Fn(f64) -> bool,
+    ) -> Ratio {
+        let value = value.filter(|v| v.is_finite()).map(crate::common::round3);
+        Ratio {
+            value,
+            bound,
+            target,
+            met: value.map(ok),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratios {
+    /// `unary.added_p50_us / floor.grpc_hop.p50_us`: what the gateway adds
+    /// over calling Telnyx directly, in bare gRPC hops.
+    pub unary_added_p50_over_grpc_hop_p50: Ratio,
+    /// `unary.gateway_per_sec / unary.direct_per_sec`, calls in flight.
+    pub unary_per_sec_over_direct: Ratio,
+    /// `ingest.memory.per_busy_core_sec / verify_per_sec`.
+    pub ingest_memory_per_busy_core_over_verify: Ratio,
+    /// `ingest.redis.per_busy_core_sec / verify_per_sec`.
+    pub ingest_redis_per_busy_core_over_verify: Ratio,
+}
+
+impl Ratios {
+    /// The ratios of the figures in `report` (its floors included).
+    pub fn of(report: &Report) -> Ratios {
+        let unary = report.unary.as_ref();
+        let hop = report.floor.grpc_hop.as_ref();
+        let ingest = |i: &Option<Ingest>| {
+            i.as_ref()
+                .filter(|_| report.verify_per_sec > 0.0)
+                .map(|i| i.per_busy_core_sec / report.verify_per_sec)
+        };
+        Ratios {
+            unary_added_p50_over_grpc_hop_p50: Ratio::at_most(
+                unary
+                    .zip(hop)
+                    .filter(|(_, h)| h.p50_us > 0.0)
+                    .map(|(u, h)| u.added_p50_us / h.p50_us),
+                1.5,
+            ),
+            unary_per_sec_over_direct: Ratio::at_least(unary.map(|u| u.throughput_ratio), 0.6),
+            ingest_memory_per_busy_core_over_verify: Ratio::at_least(
+                ingest(&report.ingest.memory),
+                0.6,
+            ),
+            ingest_redis_per_busy_core_over_verify: Ratio::at_least(
+                ingest(&report.ingest.redis),
+                0.5,
+            ),
+        }
+    }
+
+    pub fn empty() -> Ratios {
+        Ratios {
+            unary_added_p50_over_grpc_hop_p50: Ratio::at_most(None, 1.5),
+            unary_per_sec_over_direct: Ratio::at_least(None, 0.6),
+            ingest_memory_per_busy_core_over_verify: Ratio::at_least(None, 0.6),
+            ingest_redis_per_busy_core_over_verify: Ratio::at_least(None, 0.5),
+        }
+    }
+
+    fn rows(&self) -> [(&'static str, &Ratio); 4] {
+        [
+            (
+                "unary.added_p50 / grpc_hop.p50",
+                &self.unary_added_p50_over_grpc_hop_p50,
+            ),
+            ("unary.per_sec / direct", &self.unary_per_sec_over_direct),
+            (
+                "ingest.memory / verify (busy core)",
+                &self.ingest_memory_per_busy_core_over_verify,
+            ),
+            (
+                "ingest.redis / verify (busy core)",
+                &self.ingest_redis_per_busy_core_over_verify,
+            ),
+        ]
+    }
 }
 
 impl Machine {
@@ -185,6 +297,36 @@ pub fn table(report: &Report) -> String {
             )
         }),
     );
+    for (name, hop) in [
+        ("floor.grpc_hop", &report.floor.grpc_hop),
+        ("floor.http_hop", &report.floor.http_hop),
+    ] {
+        row(
+            name,
+            opt(hop, report.skipped.get("floor"), |h| {
+                format!(
+                    "p50 {} us p99 {} us; {:.0}/s with {} in flight (server busy {:.2} cores)",
+                    h.p50_us, h.p99_us, h.per_sec, h.concurrency, h.server_cpu
+                )
+            }),
+        );
+    }
+    for (name, ratio) in report.ratios.rows() {
+        let bound = if ratio.bound == "at_most" { "<=" } else { ">=" };
+        let value = ratio
+            .value
+            .map_or("not measured".to_owned(), |v| format!("{v:.3}"));
+        let verdict = match ratio.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        out.push_str(&format!(
+            "ratio {name:<36} {value:>12}  target {bound} {}  {verdict}\n",
+            ratio.target
+        ));
+    }
+    let mut row = |name: &str, value: String| out.push_str(&format!("{name:<18} {value}\n"));
     row("took", format!("{:.1} s", report.seconds));
     out
 }

@@ -45,7 +45,7 @@ pub struct Unary {
 }
 
 #[derive(Clone)]
-struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
 
 impl tonic::service::Interceptor for Bearer {
     fn call(
@@ -59,9 +59,33 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
-type Client = ConferenceServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Client = ConferenceServiceClient<InterceptedService<Channel, Bearer>>;
 
-async fn via_gateway(client: Client) -> bool {
+/// The gRPC client every unary figure is driven with (the gateway's and the
+/// bare gRPC floor's): one HTTP/2 connection, the bench's bearer token.
+pub async fn grpc_client(addr: std::net::SocketAddr) -> Result<Client, tonic::transport::Error> {
+    let channel = common::connect(addr).await?;
+    let bearer = Bearer(
+        format!("Bearer {BENCH_TOKEN}")
+            .parse()
+            .expect("a valid header"),
+    );
+    Ok(ConferenceServiceClient::new(InterceptedService::new(
+        channel, bearer,
+    )))
+}
+
+/// The HTTP/1.1 keep-alive client for calls straight to the upstream.
+pub fn http1_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http1_only()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(1024)
+        .build()
+        .expect("an HTTP client")
+}
+
+pub async fn via_gateway(client: Client) -> bool {
     let mut client = client;
     let request = EndConferenceRequest {
         conference_id: "3fa85f64-5717-4562-b3fc-2c963f66afa6".into(),
@@ -90,21 +114,10 @@ pub async fn run(
     settings: &Settings,
 ) -> Result<Unary, StartError> {
     let gateway = tokio::task::block_in_place(|| Gateway::start(spec))?;
-    let channel = common::connect(gateway.grpc_addr)
+    let grpc = grpc_client(gateway.grpc_addr)
         .await
         .map_err(|e| StartError::Failed(e.to_string()))?;
-    let bearer = Bearer(
-        format!("Bearer {BENCH_TOKEN}")
-            .parse()
-            .expect("a valid header"),
-    );
-    let grpc = ConferenceServiceClient::new(InterceptedService::new(channel, bearer));
-    let http = reqwest::Client::builder()
-        .http1_only()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(1024)
-        .build()
-        .expect("an HTTP client");
+    let http = http1_client();
     let url: Arc<str> = format!(
         "{}/conferences/3fa85f64-5717-4562-b3fc-2c963f66afa6/actions/end",
         crate::upstream::base_url(upstream)
@@ -144,7 +157,7 @@ pub async fn run(
 }
 
 /// `calls` sequential calls after a warm-up, each timed.
-async fn latencies<F, Fut>(call: F, calls: usize) -> Vec<Duration>
+pub async fn latencies<F, Fut>(call: F, calls: usize) -> Vec<Duration>
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = bool>,
@@ -163,7 +176,7 @@ where
 }
 
 /// Successful calls per second with `concurrency` in flight.
-async fn throughput<F, Fut>(call: F, settings: &Settings) -> f64
+pub async fn throughput<F, Fut>(call: F, settings: &Settings) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = bool> + Send,

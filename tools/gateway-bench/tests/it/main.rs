@@ -85,6 +85,59 @@ fn every_scenario_reports_at_tiny_sizes() {
         report["unary"]["throughput_ratio"].as_f64().unwrap() > 0.0,
         "{report}"
     );
+    // The floors, measured in the same run, and the ratios to them.
+    for hop in ["grpc_hop", "http_hop"] {
+        let floor = &report["floor"][hop];
+        let p50 = floor["p50_us"].as_f64().unwrap_or(-1.0);
+        let p99 = floor["p99_us"].as_f64().unwrap_or(-1.0);
+        assert!(p50 > 0.0 && p99 >= p50, "{hop}: {report}");
+        assert!(
+            floor["per_sec"].as_f64().unwrap_or(0.0) > 0.0,
+            "{hop}: {report}"
+        );
+        assert_eq!(floor["concurrency"], 2, "{hop}: {report}");
+    }
+    let ratios = &report["ratios"];
+    for (name, bound) in [
+        ("unary_added_p50_over_grpc_hop_p50", "at_most"),
+        ("unary_per_sec_over_direct", "at_least"),
+        ("ingest_memory_per_busy_core_over_verify", "at_least"),
+    ] {
+        let ratio = &ratios[name];
+        assert_eq!(ratio["bound"], bound, "{name}: {report}");
+        assert!(ratio["target"].as_f64().unwrap() > 0.0, "{name}: {report}");
+        let value = ratio["value"].as_f64().expect("measured in this run");
+        assert!(value.is_finite(), "{name}: {report}");
+        assert_eq!(
+            ratio["met"].as_bool(),
+            Some(if bound == "at_most" {
+                value <= ratio["target"].as_f64().unwrap()
+            } else {
+                value >= ratio["target"].as_f64().unwrap()
+            }),
+            "{name}: {report}"
+        );
+    }
+    assert!(
+        ratios["unary_per_sec_over_direct"]["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0,
+        "{report}"
+    );
+    assert!(
+        ratios["ingest_memory_per_busy_core_over_verify"]["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0,
+        "{report}"
+    );
+    let redis_ratio = &ratios["ingest_redis_per_busy_core_over_verify"];
+    assert_eq!(
+        redis_ratio["value"].is_number(),
+        report["ingest"]["redis"].is_object(),
+        "{report}"
+    );
     for group in ["ingest", "delivery"] {
         let redis = &report[group]["redis"];
         let skipped = &report[group]["skipped"]["redis"];
@@ -93,4 +146,67 @@ fn every_scenario_reports_at_tiny_sizes() {
             "{group}: {report}"
         );
     }
+}
+
+#[test]
+fn the_sweep_writes_its_table_and_plot() {
+    let dir = std::env::temp_dir().join(format!("gateway-bench-sweep-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_gateway-bench"))
+        .args([
+            "--sweep",
+            "--json",
+            "--gateway-bin",
+            gateway_bin().to_str().expect("a UTF-8 path"),
+            "--verify-secs",
+            "0.1",
+            "--sweep-streams",
+            "10,20",
+            "--sweep-connections",
+            "1,2",
+            "--sweep-fanout-secs",
+            "0.3",
+            "--sweep-ingest-secs",
+            "0.3",
+            "--sweep-dir",
+            dir.to_str().expect("a UTF-8 path"),
+        ])
+        .output()
+        .expect("the bench runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let sweep: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let fanout = sweep["fanout"].as_array().expect("fan-out points");
+    assert_eq!(fanout.len(), 4, "{sweep}");
+    for point in fanout {
+        assert_eq!(point["lost"], 0, "{sweep}");
+        assert!(point["rss_bytes_per_stream"].is_number(), "{sweep}");
+        assert!(
+            point["cpu_us_per_delivery"].as_f64().unwrap_or(0.0) > 0.0,
+            "{sweep}"
+        );
+    }
+    let kinds: Vec<_> = fanout.iter().map(|p| p["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["broad", "broad", "filtered", "filtered"], "{sweep}");
+    let ingest = sweep["ingest"].as_array().expect("ingest points");
+    let connections: Vec<_> = ingest
+        .iter()
+        .map(|p| p["connections"].as_u64().unwrap())
+        .collect();
+    assert_eq!(connections, [1, 2], "{sweep}");
+    assert!(
+        ingest.iter().all(|p| p["per_sec"].as_f64().unwrap() > 0.0),
+        "{sweep}"
+    );
+
+    let table = std::fs::read_to_string(dir.join("sweep.md")).expect("sweep.md is written");
+    assert!(table.contains("| broad | 20 |"), "{table}");
+    assert!(table.contains("## Ingest"), "{table}");
+    let svg = std::fs::read_to_string(dir.join("sweep.svg")).expect("sweep.svg is written");
+    assert!(
+        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
+    assert!(svg.contains("Memory per idle stream"), "{svg}");
+    assert!(svg.contains("<polyline"), "the curves are drawn: {svg}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
