@@ -45,6 +45,9 @@ const GRPC_TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// history, when the bus is up; `StateService` answers UNAVAILABLE until then.
 const STATE_BUILD_WAIT: Duration = Duration::from_secs(10);
 
+/// How long the shutdown waits for recovery to give its lease back.
+const RECOVERY_STOP_WAIT: Duration = Duration::from_secs(2);
+
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -269,9 +272,12 @@ impl Application {
                 .clone()
                 .watch(stopping.clone().cancelled_owned()),
         );
-        if let Some(recovery) = self.recovery {
-            tokio::spawn(recovery.watch(stopping.clone()));
-        }
+        // Awaited at the end, so a run cut short by the shutdown gives its
+        // lease back instead of leaving the deployment without recovery
+        // until the lease expires.
+        let recovery = self
+            .recovery
+            .map(|recovery| tokio::spawn(recovery.watch(stopping.clone())));
 
         let reflection_v1 = reflection()
             .build_v1()
@@ -377,6 +383,9 @@ impl Application {
             () = deadline => {
                 tracing::warn!(grace_secs = grace.as_secs(), "calls still running after the shutdown grace; exiting anyway");
             }
+        }
+        if let Some(recovery) = recovery {
+            let _ = tokio::time::timeout(RECOVERY_STOP_WAIT, recovery).await;
         }
         tracing::info!("conference-gateway stopped");
         Ok(())

@@ -30,6 +30,15 @@ end
 return 0
 ";
 
+const MARK_LUA: &str = r"
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > now then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 0
+";
+
+static MARK: LazyLock<Script> = LazyLock::new(|| Script::new(MARK_LUA));
 static TAKE: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_LUA));
 static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
 
@@ -58,4 +67,22 @@ pub async fn release<C: ConnectionLike + Send>(
 ) -> redis::RedisResult<()> {
     let _: i64 = RELEASE.key(key).arg(holder).invoke_async(conn).await?;
     Ok(())
+}
+
+/// Moves the mark at `key` forward to `millis` (never back).
+pub async fn mark<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    millis: u64,
+) -> redis::RedisResult<()> {
+    let _: i64 = MARK.key(key).arg(millis).invoke_async(conn).await?;
+    Ok(())
+}
+
+/// The mark at `key`, in milliseconds since the Unix epoch.
+pub async fn marked<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+) -> redis::RedisResult<Option<u64>> {
+    redis::cmd("GET").arg(key).query_async(conn).await
 }

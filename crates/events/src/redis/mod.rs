@@ -124,6 +124,11 @@ impl Names {
         format!("{}{name}", self.lease)
     }
 
+    /// `{prefix}:lease:NAME:done`: how far the lease's work was last done.
+    fn done(&self, name: &str) -> String {
+        format!("{}{name}:done", self.lease)
+    }
+
     fn seen(&self, id: &str) -> String {
         format!("{}{id}", self.seen)
     }
@@ -397,6 +402,37 @@ impl EventBus for RedisBus {
             lease::release(&mut conn, &self.names.lease(name), holder)
                 .await
                 .map_err(|error| BusError::Unavailable(error.to_string()))
+        }
+        .boxed()
+    }
+
+    fn mark_done<'a>(
+        &'a self,
+        name: &'a str,
+        through: SystemTime,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
+        async move {
+            let millis = through.duration_since(UNIX_EPOCH).map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+            let mut conn = self.target.links().conn;
+            lease::mark(&mut conn, &self.names.done(name), millis)
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))
+        }
+        .boxed()
+    }
+
+    fn done_through<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SystemTime>, BusError>> {
+        async move {
+            let mut conn = self.target.links().conn;
+            let millis = lease::marked(&mut conn, &self.names.done(name))
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            Ok(millis.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)))
         }
         .boxed()
     }

@@ -13,7 +13,10 @@
 //! It runs when the gateway starts and whenever the bus becomes ready again
 //! after it was not (Redis unreachable, then back). Replicas sharing Redis
 //! take a lease first, so one replica asks Telnyx for all; the holder renews
-//! it while it works and the others skip. With the in-process bus the one
+//! it while it works, gives it back when done or stopped, and marks how far
+//! it recovered. The others wait: once the mark covers their own trigger
+//! they are done; if the lease comes free without it (its holder died), one
+//! of them takes it and recovers. With the in-process bus the one
 //! replica recovers on its own start, once a subscriber is back (or after
 //! [`SUBSCRIBER_WAIT`]), since that bus keeps no history across restarts.
 //!
@@ -42,6 +45,14 @@ pub const MARGIN: Duration = Duration::from_secs(300);
 const LEASE: &str = "recovery";
 /// How long a lease lasts unless renewed; the holder renews it every third.
 const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How often a replica waiting for another's run looks at the lease again.
+const HOLDER_POLL: Duration = Duration::from_secs(1);
+/// A run the holder began at most this long before a waiting replica's own
+/// trigger covers that trigger too: the failures it would look for are
+/// Telnyx giving up during an outage that ended before both.
+const COVERS: Duration = Duration::from_secs(60);
+/// How long a stopping replica tries to give its lease back.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
 /// How often the bus's readiness is looked at.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long a failed run waits before it is tried again, doubled each time.
@@ -132,6 +143,7 @@ impl Recovery {
         if !self.bus.lease(LEASE, &self.holder, LEASE_TTL).await? {
             return Ok(Outcome::Skipped);
         }
+        let started = SystemTime::now();
         let work = self.recover();
         tokio::pin!(work);
         let result = loop {
@@ -146,6 +158,11 @@ impl Recovery {
                 }
             }
         };
+        if result.is_ok()
+            && let Err(error) = self.bus.mark_done(LEASE, started).await
+        {
+            tracing::warn!(%error, "cannot record that recovery is done; other replicas will recover again (deduplicated)");
+        }
         if let Err(error) = self.bus.release(LEASE, &self.holder).await {
             tracing::debug!(%error, "cannot release the recovery lease; it expires by itself");
         }
@@ -227,18 +244,58 @@ impl Recovery {
         Ok(())
     }
 
-    /// Tries a run until it succeeds, at most [`ATTEMPTS`] times.
-    async fn run_with_retries(&self, stop: &CancellationToken) {
+    /// Whether another replica's finished run covers a trigger at `trigger`.
+    async fn covered(&self, trigger: SystemTime) -> bool {
+        match self.bus.done_through(LEASE).await {
+            Ok(Some(done)) => done + COVERS >= trigger,
+            Ok(None) => false,
+            Err(error) => {
+                tracing::debug!(%error, "cannot read how far recovery was done");
+                false
+            }
+        }
+    }
+
+    /// Gives the lease back, if this replica has it, when stopping mid-run.
+    async fn give_back(&self) {
+        let release = self.bus.release(LEASE, &self.holder);
+        if !matches!(
+            tokio::time::timeout(RELEASE_WAIT, release).await,
+            Ok(Ok(()))
+        ) {
+            tracing::debug!("cannot release the recovery lease; it expires by itself");
+        }
+    }
+
+    /// Recovers for a trigger at `trigger`: runs until one succeeds (at most
+    /// [`ATTEMPTS`] failures), or until another replica's run covers it.
+    async fn run_with_retries(&self, trigger: SystemTime, stop: &CancellationToken) {
         let mut wait = RETRY_AFTER;
-        for attempt in 1..=ATTEMPTS {
+        let mut failures = 0;
+        let mut waited = false;
+        loop {
+            // Looked at before taking a lease that came free, since its
+            // holder marks how far it got just before it gives it back.
+            if waited && self.covered(trigger).await {
+                tracing::info!("another replica recovered for this deployment");
+                return;
+            }
             let outcome = tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => {
+                    self.give_back().await;
+                    return;
+                }
                 outcome = self.run_once() => outcome,
             };
-            match outcome {
+            let pause = match outcome {
                 Ok(Outcome::Skipped) => {
-                    tracing::info!("another replica holds the recovery lease; skipping");
-                    return;
+                    if !waited {
+                        tracing::info!(
+                            "another replica holds the recovery lease; waiting for its run"
+                        );
+                        waited = true;
+                    }
+                    HOLDER_POLL
                 }
                 Ok(Outcome::Done(report)) => {
                     tracing::info!(
@@ -250,19 +307,22 @@ impl Recovery {
                     );
                     return;
                 }
-                Err(error) if attempt < ATTEMPTS => {
-                    tracing::warn!(%error, attempt, retry_in_secs = wait.as_secs(), "recovery failed");
-                }
                 Err(error) => {
-                    tracing::error!(%error, "recovery failed; tried again when the bus recovers or the gateway restarts");
-                    return;
+                    failures += 1;
+                    if failures >= ATTEMPTS {
+                        tracing::error!(%error, "recovery failed; tried again when the bus recovers or the gateway restarts");
+                        return;
+                    }
+                    tracing::warn!(%error, attempt = failures, retry_in_secs = wait.as_secs(), "recovery failed");
+                    let pause = wait;
+                    wait *= 2;
+                    pause
                 }
-            }
+            };
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(pause) => {}
             }
-            wait *= 2;
         }
     }
 
@@ -295,7 +355,7 @@ impl Recovery {
             let session = self.bus.ready_sessions();
             if session != recovered_session && self.bus.is_ready() {
                 recovered_session = session;
-                self.run_with_retries(&stop).await;
+                self.run_with_retries(SystemTime::now(), &stop).await;
             }
             tokio::select! {
                 () = stop.cancelled() => return,

@@ -185,6 +185,61 @@ async fn replicas_sharing_redis_ask_telnyx_once() {
     drop(a);
 }
 
+/// A replica that died holding the lease (it never gave it back) does not
+/// leave the deployment without recovery: the next replica waits for the
+/// lease to expire, then recovers.
+#[tokio::test]
+async fn a_lease_left_by_a_dead_replica_is_waited_out() {
+    use events::{EventBus, RedisBus, RedisBusSettings};
+    let redis = RedisServer::start();
+    let ghost = RedisBus::connect(RedisBusSettings {
+        url: redis.url(),
+        prefix: "conference-gateway".to_owned(),
+        history: 100,
+        dedupe_window: Duration::from_secs(900),
+        subscriber_queue: 16,
+        connect_wait: Duration::from_secs(10),
+        min_replicas_ack: 0,
+        ack_timeout: Duration::from_secs(1),
+        sentinel: None,
+    })
+    .await
+    .unwrap();
+    assert!(
+        ghost
+            .lease("recovery", "a-replica-that-died", Duration::from_secs(3))
+            .await
+            .unwrap()
+    );
+    drop(ghost);
+    let telnyx_mock = wiremock::MockServer::start().await;
+    telnyx("GET", "/webhook_deliveries")
+        .respond_with(json_response(200, page(1, 1, vec![failed("d1")])))
+        .mount(&telnyx_mock)
+        .await;
+    let base = format!("{}/v2", telnyx_mock.uri());
+    let url = redis.url();
+    let gateway = TestGateway::spawn_with(&[
+        "--redis-url",
+        url.as_str(),
+        "--telnyx-base-url",
+        base.as_str(),
+        "--recovery",
+        "true",
+    ])
+    .await;
+    let mut stream = gateway.subscribe(SubscribeRequest::default()).await;
+    let event = tokio::time::timeout(Duration::from_secs(15), stream.message())
+        .await
+        .expect("recovered once the dead replica's lease expired")
+        .unwrap()
+        .expect("the stream stays open");
+    assert_eq!(event.id, "d1");
+    assert!(event.recovered);
+    let asked = telnyx_mock.received_requests().await.unwrap_or_default();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+}
+
 /// The simulator's failed deliveries: the ids of their events.
 async fn failed_ids(base_url: &str) -> Vec<String> {
     let answer: Value = reqwest::Client::new()
