@@ -15,6 +15,7 @@
 //! the replica reports not ready, and everything resumes when Redis is back.
 //! It also reports not ready while Redis may evict its keys (`health`).
 
+mod conn;
 mod epoch;
 mod health;
 mod history;
@@ -28,9 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use conn::Conn;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -66,6 +68,9 @@ pub struct RedisBusSettings {
     /// Sentinel discovery of the primary, when set; `url` then gives only
     /// the password, database and TLS of the data connections.
     pub sentinel: Option<SentinelSettings>,
+    /// Redis Cluster: `url` is any node; every key carries the hash tag
+    /// `{prefix}`, so all of them are in one slot.
+    pub cluster: bool,
 }
 
 impl std::fmt::Debug for RedisBusSettings {
@@ -78,6 +83,7 @@ impl std::fmt::Debug for RedisBusSettings {
             .field("min_replicas_ack", &self.min_replicas_ack)
             .field("ack_timeout", &self.ack_timeout)
             .field("sentinel", &self.sentinel)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +99,10 @@ pub enum RedisBusError {
 }
 
 /// The names of everything the bus keeps in Redis, under the prefix.
+///
+/// In cluster mode the prefix is a hash tag, `{prefix}`, so every key is in
+/// one slot (the accept script may only touch keys of one slot). Only then:
+/// renaming the keys of a running single Redis would lose its history.
 #[derive(Debug)]
 pub(crate) struct Names {
     /// `{prefix}:epoch`: the history's identity.
@@ -106,7 +116,14 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    fn new(prefix: &str) -> Self {
+    fn new(prefix: &str, cluster: bool) -> Self {
+        let tagged;
+        let prefix = if cluster {
+            tagged = format!("{{{prefix}}}");
+            tagged.as_str()
+        } else {
+            prefix
+        };
         Names {
             epoch: format!("{prefix}:epoch"),
             stream: format!("{prefix}:events"),
@@ -117,6 +134,11 @@ impl Names {
 
     fn seen(&self, id: &str) -> String {
         format!("{}{id}", self.seen)
+    }
+
+    /// The cluster slot of every key.
+    fn slot(&self) -> u16 {
+        conn::slot(&self.stream)
     }
 }
 
@@ -159,11 +181,18 @@ impl RedisBus {
         } else {
             1
         };
+        let names = Arc::new(Names::new(&settings.prefix, settings.cluster));
         let target = Arc::new(
-            Target::new(&settings.url, settings.sentinel.clone(), config, writers)
-                .map_err(RedisBusError::Url)?,
+            Target::new(
+                &settings.url,
+                settings.sentinel.clone(),
+                settings.cluster.then(|| names.slot()),
+                Duration::from_secs(5) + settings.ack_timeout,
+                config,
+                writers,
+            )
+            .map_err(RedisBusError::Url)?,
         );
-        let names = Arc::new(Names::new(&settings.prefix));
         let hub = Arc::new(Hub::start(settings.subscriber_queue));
         let health = Arc::new(Health::default());
         let stop = CancellationToken::new();
@@ -209,7 +238,11 @@ impl RedisBus {
             return Err(BusError::Unavailable(short));
         }
         let turn = self.next_writer.fetch_add(1, Ordering::Relaxed);
-        let writers = self.target.links().writers;
+        let writers = self
+            .target
+            .writers()
+            .await
+            .map_err(|error| BusError::Unavailable(error.to_string()))?;
         let mut conn = writers[turn % writers.len()].clone();
         let mut retried = false;
         let result = loop {
@@ -251,12 +284,17 @@ impl RedisBus {
     /// Waits until `min_replicas_ack` replicas have every write of `conn`
     /// so far: the event just stored, or for a duplicate the script's touch
     /// of its dedupe key, which comes after the original's write.
-    async fn wait_for_replicas(&self, conn: &mut ConnectionManager) -> Result<(), BusError> {
+    async fn wait_for_replicas(&self, conn: &mut Conn) -> Result<(), BusError> {
         let timeout_ms = u64::try_from(self.ack_timeout.as_millis()).unwrap_or(u64::MAX);
-        let acks: u32 = redis::cmd("WAIT")
-            .arg(self.min_replicas_ack)
-            .arg(timeout_ms.max(1))
-            .query_async(conn)
+        // On a cluster, to the shard that took the write (over the same
+        // connection), not to every primary.
+        let acks: u32 = conn
+            .on_slot(
+                redis::cmd("WAIT")
+                    .arg(self.min_replicas_ack)
+                    .arg(timeout_ms.max(1)),
+                self.names.slot(),
+            )
             .await
             .map_err(|error| BusError::Unavailable(error.to_string()))?;
         if acks >= self.min_replicas_ack {
@@ -270,7 +308,7 @@ impl RedisBus {
     }
 
     async fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {
-        let mut conn = self.target.links().conn;
+        let mut conn = self.target.reader().await.map_err(unavailable)?;
         let (after, events, more) = history::replay(&mut conn, &self.names, text).await?;
         let epoch = after.epoch;
         Ok(Replay {
@@ -288,7 +326,7 @@ impl RedisBus {
 
 impl RedisBus {
     async fn retained(&self) -> Result<Replay, ReplayError> {
-        let mut conn = self.target.links().conn;
+        let mut conn = self.target.reader().await.map_err(unavailable)?;
         let (epoch, events, more) = history::first_page(&mut conn, &self.names).await?;
         let cursor = |position| super::cursor::Cursor { epoch, position };
         Ok(Replay {
@@ -300,6 +338,10 @@ impl RedisBus {
             more,
         })
     }
+}
+
+fn unavailable(error: redis::RedisError) -> ReplayError {
+    ReplayError::Unavailable(error.to_string())
 }
 
 impl Drop for RedisBus {

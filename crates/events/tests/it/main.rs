@@ -71,10 +71,41 @@ fn redis_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
             min_replicas_ack: 0,
             ack_timeout: Duration::from_secs(1),
             sentinel: None,
+            cluster: false,
         })
         .await
         .expect("the Redis bus sets up");
         assert!(bus.is_ready(), "the Redis bus subscribed within 10 s");
+        Arc::new(bus) as Arc<dyn EventBus>
+    })
+}
+
+/// One Redis Cluster (three primaries, a replica each) for the whole suite;
+/// each bus's prefix, a hash tag there, lands on one of the three shards.
+fn redis_cluster_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
+    static CLUSTER: OnceLock<testkit::redis::RedisCluster> = OnceLock::new();
+    let url = CLUSTER
+        .get_or_init(testkit::redis::RedisCluster::start)
+        .url();
+    Box::pin(async move {
+        let bus = RedisBus::connect(RedisBusSettings {
+            url,
+            prefix: format!("conformance-{:x}", fastrand::u64(..)),
+            history: sizes.history as u64,
+            dedupe_window: sizes.dedupe_window,
+            subscriber_queue: sizes.subscriber_queue,
+            connect_wait: Duration::from_secs(10),
+            min_replicas_ack: 0,
+            ack_timeout: Duration::from_secs(1),
+            sentinel: None,
+            cluster: true,
+        })
+        .await
+        .expect("the Redis cluster bus sets up");
+        assert!(
+            bus.is_ready(),
+            "the Redis cluster bus subscribed within 10 s"
+        );
         Arc::new(bus) as Arc<dyn EventBus>
     })
 }
@@ -599,3 +630,4 @@ macro_rules! conformance {
 
 conformance!(memory, memory_bus);
 conformance!(redis, redis_bus);
+conformance!(redis_cluster, redis_cluster_bus);
