@@ -289,8 +289,9 @@ impl RedisCluster {
         self.nodes[0].url()
     }
 
-    /// The index in `nodes` of the primary serving `key`'s slot.
-    pub fn primary_of(&self, key: &str) -> usize {
+    /// The index in `nodes` of the primary serving `key`'s slot, as the
+    /// first running node that knows one (not failed) sees it.
+    pub fn primary_of(&self, key: &str) -> Option<usize> {
         for node in &self.nodes {
             if node.child.is_none() {
                 continue;
@@ -326,10 +327,10 @@ impl RedisCluster {
                     .and_then(|addr| addr.rsplit(':').next())
                     .and_then(|port| port.parse::<u16>().ok());
                 if let Some(found) = self.nodes.iter().position(|n| Some(n.port) == port) {
-                    return found;
+                    return Some(found);
                 }
             }
         }
-        panic!("no running node serves the slot of {key}");
+        None
     }
 }

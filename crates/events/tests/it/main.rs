@@ -20,6 +20,7 @@ use events::{
 };
 use futures::future::BoxFuture;
 
+mod redis_cluster_failover;
 mod redis_limits;
 mod redis_loss;
 use serde_json::json;
@@ -112,6 +113,18 @@ fn redis_cluster_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
 
 /// Publishes an event with this id, type and conference.
 async fn publish(bus: &dyn EventBus, id: &str, event_type: &str, conference: &str) -> Published {
+    try_publish(bus, id, event_type, conference)
+        .await
+        .expect("the bus accepts")
+}
+
+/// Publishes an event, the bus's refusal included.
+async fn try_publish(
+    bus: &dyn EventBus,
+    id: &str,
+    event_type: &str,
+    conference: &str,
+) -> Result<Published, events::BusError> {
     let data = json!({
         "record_type": "event",
         "id": id,
@@ -125,9 +138,7 @@ async fn publish(bus: &dyn EventBus, id: &str, event_type: &str, conference: &st
         json: data.to_string(),
         data,
     };
-    bus.publish(converter().prepare(envelope))
-        .await
-        .expect("the bus accepts")
+    bus.publish(converter().prepare(envelope)).await
 }
 
 async fn accepted(bus: &dyn EventBus, id: &str) -> Cursor {
