@@ -96,6 +96,10 @@ const WAITING_WRITERS: usize = 4;
 pub enum RedisBusError {
     #[error("REDIS_URL is not a usable Redis URL: {0}")]
     Url(redis::RedisError),
+    #[error(
+        "REDIS_URL selects database {0}, but a Redis Cluster (GATEWAY_REDIS_CLUSTER) has only database 0"
+    )]
+    ClusterDatabase(i64),
 }
 
 /// The names of everything the bus keeps in Redis, under the prefix.
@@ -181,6 +185,15 @@ impl RedisBus {
         } else {
             1
         };
+        if settings.cluster {
+            let db = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str())
+                .map_err(RedisBusError::Url)?
+                .redis_settings()
+                .db();
+            if db != 0 {
+                return Err(RedisBusError::ClusterDatabase(db));
+            }
+        }
         let names = Arc::new(Names::new(&settings.prefix, settings.cluster));
         let target = Arc::new(
             Target::new(
@@ -373,5 +386,26 @@ impl EventBus for RedisBus {
 
     fn unready_reason(&self) -> Option<String> {
         self.health.unready_reason()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_keys_share_one_hash_tag_and_single_redis_keys_keep_their_names() {
+        let single = Names::new("gw", false);
+        assert_eq!(single.stream, "gw:events");
+        assert_eq!(single.epoch, "gw:epoch");
+        assert_eq!(single.seen("e1"), "gw:seen:e1");
+        let cluster = Names::new("gw", true);
+        assert_eq!(cluster.stream, "{gw}:events");
+        assert_eq!(cluster.epoch, "{gw}:epoch");
+        assert_eq!(cluster.seen("e1"), "{gw}:seen:e1");
+        let slot = cluster.slot();
+        for key in [&cluster.epoch, &cluster.seen("anything{else}")] {
+            assert_eq!(conn::slot(key), slot, "{key}");
+        }
     }
 }

@@ -117,3 +117,15 @@ async fn a_primary_failover_mid_stream_loses_nothing_acknowledged() {
     assert_eq!(replayed, all[1..]);
     assert_quiet(&mut resumed).await;
 }
+
+#[tokio::test]
+async fn a_cluster_url_selecting_another_database_is_refused_naming_it() {
+    let error = RedisBus::connect(settings("redis://127.0.0.1:1/3".into()))
+        .await
+        .expect_err("a cluster has only database 0");
+    let text = error.to_string();
+    assert!(
+        text.contains("database 3") && text.contains("GATEWAY_REDIS_CLUSTER"),
+        "{text}"
+    );
+}
