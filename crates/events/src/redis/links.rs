@@ -55,6 +55,8 @@ struct Cluster {
     client: ClusterClient,
     /// The slot every key of the bus is in.
     slot: u16,
+    /// How many connections to make (see [`Links::writers`]).
+    count: usize,
     conns: OnceCell<Vec<ClusterConnection>>,
 }
 
@@ -93,6 +95,7 @@ impl Target {
                     .retries(3)
                     .build()?,
                 slot,
+                count: writers.max(1),
                 conns: OnceCell::new(),
             }),
         };
@@ -119,7 +122,7 @@ impl Target {
         match &self.cluster {
             None => Ok(self.links().writers.into_iter().map(Conn::Single).collect()),
             Some(cluster) => Ok(cluster
-                .conns(self.writers)
+                .conns()
                 .await?
                 .iter()
                 .cloned()
@@ -132,7 +135,7 @@ impl Target {
     pub async fn reader(&self) -> Result<Conn, RedisError> {
         match &self.cluster {
             None => Ok(Conn::Single(self.links().conn)),
-            Some(cluster) => Ok(Conn::Cluster(cluster.conns(self.writers).await?[0].clone())),
+            Some(cluster) => Ok(Conn::Cluster(cluster.conns().await?[0].clone())),
         }
     }
 
@@ -181,11 +184,11 @@ impl Target {
 }
 
 impl Cluster {
-    async fn conns(&self, count: usize) -> Result<&Vec<ClusterConnection>, RedisError> {
+    async fn conns(&self) -> Result<&Vec<ClusterConnection>, RedisError> {
         self.conns
             .get_or_try_init(|| async {
-                let mut conns = Vec::with_capacity(count.max(1));
-                for _ in 0..count.max(1) {
+                let mut conns = Vec::with_capacity(self.count);
+                for _ in 0..self.count {
                     conns.push(self.client.get_async_connection().await?);
                 }
                 Ok(conns)
@@ -196,7 +199,7 @@ impl Cluster {
     /// The address of the primary of the bus's slot, as that primary (per
     /// the client's slot map) sees the cluster.
     async fn primary(&self) -> Result<(String, u16), RedisError> {
-        let mut conn = Conn::Cluster(self.conns(1).await?[0].clone());
+        let mut conn = Conn::Cluster(self.conns().await?[0].clone());
         let ranges: Vec<Vec<Value>> = conn
             .on_slot(redis::cmd("CLUSTER").arg("SLOTS"), self.slot)
             .await?;

@@ -19,6 +19,7 @@ mod events;
 mod operations;
 mod process;
 mod queue_service;
+mod redis_cluster;
 mod redis_health;
 mod redis_replication;
 mod redis_sentinel;
