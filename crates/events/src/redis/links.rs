@@ -203,30 +203,36 @@ impl Cluster {
         let ranges: Vec<Vec<Value>> = conn
             .on_slot(redis::cmd("CLUSTER").arg("SLOTS"), self.slot)
             .await?;
-        for range in ranges {
-            let [start, end, master, ..] = range.as_slice() else {
-                continue;
-            };
-            let start: u16 = redis::from_redis_value_ref(start)?;
-            let end: u16 = redis::from_redis_value_ref(end)?;
-            if !(start..=end).contains(&self.slot) {
-                continue;
-            }
-            if let Value::Array(node) = master
-                && let [host, port, ..] = node.as_slice()
-            {
-                return Ok((
-                    redis::from_redis_value_ref(host)?,
-                    redis::from_redis_value_ref(port)?,
-                ));
-            }
-        }
-        Err(RedisError::from((
-            redis::ErrorKind::Io,
-            "no Redis Cluster node serves the event bus's slot",
-            self.slot.to_string(),
-        )))
+        primary_in(&ranges, self.slot)
     }
+}
+
+/// The primary serving `slot` in a `CLUSTER SLOTS` reply: ranges of
+/// `[start, end, [host, port, id, ...], replicas...]`.
+fn primary_in(ranges: &[Vec<Value>], slot: u16) -> Result<(String, u16), RedisError> {
+    for range in ranges {
+        let [start, end, master, ..] = range.as_slice() else {
+            continue;
+        };
+        let start: u16 = redis::from_redis_value_ref(start)?;
+        let end: u16 = redis::from_redis_value_ref(end)?;
+        if !(start..=end).contains(&slot) {
+            continue;
+        }
+        if let Value::Array(node) = master
+            && let [host, port, ..] = node.as_slice()
+        {
+            return Ok((
+                redis::from_redis_value_ref(host)?,
+                redis::from_redis_value_ref(port)?,
+            ));
+        }
+    }
+    Err(RedisError::from((
+        redis::ErrorKind::Io,
+        "no Redis Cluster node serves the event bus's slot",
+        slot.to_string(),
+    )))
 }
 
 fn links(
@@ -306,6 +312,35 @@ pub fn parse_nodes(text: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slots_primary_is_the_first_node_of_its_range() {
+        let node = |host: &str, port: i64| {
+            Value::Array(vec![
+                Value::BulkString(host.as_bytes().to_vec()),
+                Value::Int(port),
+                Value::BulkString(b"id".to_vec()),
+            ])
+        };
+        let ranges = vec![
+            vec![
+                Value::Int(0),
+                Value::Int(5460),
+                node("10.0.0.1", 7000),
+                node("10.0.0.4", 7003),
+            ],
+            vec![Value::Int(5461), Value::Int(10922), node("10.0.0.2", 7001)],
+        ];
+        assert_eq!(
+            primary_in(&ranges, 5461).unwrap(),
+            ("10.0.0.2".to_owned(), 7001)
+        );
+        assert_eq!(
+            primary_in(&ranges, 0).unwrap(),
+            ("10.0.0.1".to_owned(), 7000)
+        );
+        assert!(primary_in(&ranges, 16000).is_err(), "an uncovered slot");
+    }
 
     #[test]
     fn sentinel_nodes_are_host_port_pairs() {
