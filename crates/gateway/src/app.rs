@@ -137,13 +137,19 @@ impl Application {
         let recovery_client = client.clone();
         // Rate limits are shared through the bus's Redis, when there is one,
         // so every replica draws from the same buckets; they reach it through
-        // the bus, which follows the primary through a failover.
+        // the bus, which follows the primary through a failover and knows
+        // the cluster in cluster mode.
         let (bus, shared): (Arc<dyn EventBus>, _) = match config.redis.bus(&config.events) {
             Some(settings) => {
                 let redis = Arc::new(RedisBus::connect(settings).await?);
                 let primary = Arc::clone(&redis);
-                let shared =
-                    Shared::through(Arc::new(move || primary.primary()), &config.redis.prefix);
+                let shared = Shared::through(
+                    Arc::new(move || {
+                        let bus = Arc::clone(&primary);
+                        Box::pin(async move { bus.connection().await })
+                    }),
+                    &config.redis.prefix,
+                );
                 (redis, Some(shared))
             }
             None => (Arc::new(MemoryBus::new(config.events.memory_bus())), None),

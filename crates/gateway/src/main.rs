@@ -6,12 +6,6 @@ use std::process::ExitCode;
 use conference_gateway::config::Config;
 use conference_gateway::{app::Application, telemetry};
 
-/// mimalloc instead of the system allocator: a unary call and a webhook are
-/// each dozens of small, short-lived allocations across threads, which is
-/// where it is cheaper (docs/BENCHMARKS.md has the before and after).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     #[cfg_attr(not(feature = "sandbox"), allow(unused_mut))]

@@ -16,6 +16,9 @@ pub struct RedisServer {
     child: Option<Child>,
     /// For a Sentinel: the master's name and port it watches.
     sentinel_of: Option<(String, u16)>,
+    /// A Redis Cluster node (its nodes.conf lives in `dir`, so it rejoins
+    /// the cluster when restarted).
+    cluster: bool,
 }
 
 impl RedisServer {
@@ -30,6 +33,25 @@ impl RedisServer {
             dir: tempfile::tempdir().expect("a temporary directory"),
             child: None,
             sentinel_of: None,
+            cluster: false,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts a node for a Redis Cluster (node timeout 1 s, so a failover
+    /// takes a few seconds), not yet part of one: see [`RedisCluster`].
+    pub fn start_cluster_node() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = RedisServer {
+            port,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            child: None,
+            sentinel_of: None,
+            cluster: true,
         };
         server.spawn();
         server
@@ -47,6 +69,7 @@ impl RedisServer {
             dir: tempfile::tempdir().expect("a temporary directory"),
             child: None,
             sentinel_of: Some((master.to_owned(), primary.port)),
+            cluster: false,
         };
         server.spawn();
         server
@@ -130,6 +153,13 @@ impl RedisServer {
         // test process ends for any reason, its stdin closes and it kills
         // the server.
         let server = match &self.sentinel_of {
+            None if self.cluster => format!(
+                "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
+                 --dir {dir} --logfile '' --loglevel warning --cluster-enabled yes \
+                 --cluster-config-file {dir}/nodes.conf --cluster-node-timeout 1000",
+                port = self.port,
+                dir = self.dir.path().display(),
+            ),
             None => format!(
                 "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
                  --dir {dir} --logfile '' --loglevel warning",
@@ -195,5 +225,112 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A Redis Cluster of three primaries with one replica each, on free ports,
+/// killed when dropped.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts six nodes, joins them (`redis-cli --cluster create`) and waits
+    /// until every node reports `cluster_state:ok` and every replica is in
+    /// sync.
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..6).map(|_| RedisServer::start_cluster_node()).collect();
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &nodes {
+            create.arg(format!("127.0.0.1:{}", node.port));
+        }
+        let output = create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli runs (it comes with redis-server)");
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let cluster = RedisCluster { nodes };
+        cluster.wait_ok();
+        cluster
+    }
+
+    /// Waits (30 s at most) until every running node reports
+    /// `cluster_state:ok` and every replica among them is in sync.
+    pub fn wait_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for node in self.nodes.iter().filter(|node| node.child.is_some()) {
+            loop {
+                let ok = node
+                    .command(&["CLUSTER", "INFO"])
+                    .contains("cluster_state:ok");
+                let replication = node.command(&["INFO", "replication"]);
+                let synced = replication.contains("role:master")
+                    || replication.contains("master_link_status:up");
+                if ok && synced {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the Redis Cluster was not ok within 30 s"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// A URL naming one node (the first).
+    pub fn url(&self) -> String {
+        self.nodes[0].url()
+    }
+
+    /// The index in `nodes` of the primary serving `key`'s slot, as the
+    /// first running node that knows one (not failed) sees it.
+    pub fn primary_of(&self, key: &str) -> Option<usize> {
+        for node in &self.nodes {
+            if node.child.is_none() {
+                continue;
+            }
+            let reply = node.command(&["CLUSTER", "KEYSLOT", key]);
+            let Some(slot) = reply
+                .trim()
+                .strip_prefix(':')
+                .and_then(|n| n.parse::<u16>().ok())
+            else {
+                continue;
+            };
+            // The node whose own line in CLUSTER NODES is a master owning
+            // the slot.
+            let nodes = node.command(&["CLUSTER", "NODES"]);
+            for line in nodes.lines() {
+                let fields: Vec<&str> = line.split(' ').collect();
+                if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
+                    continue;
+                }
+                let owns = fields[8..].iter().any(|range| {
+                    let mut ends = range.split('-');
+                    let start = ends.next().and_then(|n| n.parse::<u16>().ok());
+                    let end = ends.next().and_then(|n| n.parse::<u16>().ok()).or(start);
+                    matches!((start, end), (Some(s), Some(e)) if (s..=e).contains(&slot))
+                });
+                if !owns {
+                    continue;
+                }
+                let port = fields[1]
+                    .split('@')
+                    .next()
+                    .and_then(|addr| addr.rsplit(':').next())
+                    .and_then(|port| port.parse::<u16>().ok());
+                if let Some(found) = self.nodes.iter().position(|n| Some(n.port) == port) {
+                    return Some(found);
+                }
+            }
+        }
+        None
     }
 }

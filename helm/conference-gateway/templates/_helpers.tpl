@@ -140,6 +140,12 @@ change. Included by the Deployment, so `helm template`, `helm lint` and
 {{- if and $v.redis.sentinel.master (not $v.redis.sentinel.nodes) }}
   {{- fail "redis.sentinel.master is set but redis.sentinel.nodes is empty: list the Sentinels as host:port" }}
 {{- end }}
+{{- if and $v.redis.cluster (or $v.redis.sentinel.nodes $v.redis.sentinel.master) }}
+  {{- fail "redis.cluster and redis.sentinel are both set: a Redis Cluster fails over by itself, so use one or the other (GATEWAY_REDIS_CLUSTER, GATEWAY_REDIS_SENTINELS)" }}
+{{- end }}
+{{- if and $v.redis.cluster (not $redis) }}
+  {{- fail "redis.cluster needs redis.url or redis.existingSecret naming a node of the cluster" }}
+{{- end }}
 {{- if and $v.redis.sentinel.nodes (not $redis) }}
   {{- fail "redis.sentinel needs redis.url or redis.existingSecret (its password, database and TLS apply to the primary Sentinel names)" }}
 {{- end }}

@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use redis::Script;
-use redis::aio::ConnectionManager;
+use redis::aio::ConnectionLike;
 use redis::streams::{StreamId, StreamRangeReply};
 
 use super::record::{self, FIELD};
@@ -46,8 +46,8 @@ fn entry(entry: StreamId) -> Option<(Position, Prepared)> {
 }
 
 /// Up to one page of events after `after`.
-pub async fn page_after(
-    conn: &mut ConnectionManager,
+pub async fn page_after<C: ConnectionLike + Send>(
+    conn: &mut C,
     names: &Names,
     after: Position,
 ) -> redis::RedisResult<Page> {
@@ -68,7 +68,10 @@ pub async fn page_after(
 }
 
 /// The newest stream id, or `0-0` for an empty stream.
-pub async fn newest(conn: &mut ConnectionManager, names: &Names) -> redis::RedisResult<Position> {
+pub async fn newest<C: ConnectionLike + Send>(
+    conn: &mut C,
+    names: &Names,
+) -> redis::RedisResult<Position> {
     let reply: StreamRangeReply = redis::cmd("XREVRANGE")
         .arg(&names.stream)
         .arg("+")
@@ -114,8 +117,8 @@ struct Read {
     newest: Option<Position>,
 }
 
-async fn read(
-    conn: &mut ConnectionManager,
+async fn read<C: ConnectionLike + Send>(
+    conn: &mut C,
     names: &Names,
     start: &str,
     count: usize,
@@ -153,8 +156,8 @@ async fn read(
 /// oldest entries first, so if it is there, everything after it is too. If it
 /// is gone and older than the oldest entry, the events after it may be gone
 /// with it (Expired); otherwise it never was an event of this history (Unknown).
-pub async fn replay(
-    conn: &mut ConnectionManager,
+pub async fn replay<C: ConnectionLike + Send>(
+    conn: &mut C,
     names: &Names,
     text: &str,
 ) -> Result<(Cursor, Vec<(Position, Prepared)>, bool), ReplayError> {
@@ -186,8 +189,8 @@ pub async fn replay(
 
 /// The epoch and the first page of the stream, oldest first, and whether
 /// more follow.
-pub async fn first_page(
-    conn: &mut ConnectionManager,
+pub async fn first_page<C: ConnectionLike + Send>(
+    conn: &mut C,
     names: &Names,
 ) -> Result<(u64, Vec<(Position, Prepared)>, bool), ReplayError> {
     let epoch = epoch::ensure(conn, &names.epoch)

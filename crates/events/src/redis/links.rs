@@ -7,12 +7,24 @@
 //! (re)connection, so after a failover each replica finds the new primary by
 //! itself, as soon as its connection to the old one drops; until then
 //! webhooks get 503 and `/readyz` says why.
+//!
+//! In cluster mode (`GATEWAY_REDIS_CLUSTER`), `REDIS_URL` names any node.
+//! Events are accepted and read through the cluster client, which follows
+//! MOVED and ASK; the subscription (pub/sub and the health checks) goes to
+//! the primary of the shard holding the bus's hash tag, asked of the cluster
+//! at every (re)connection like the Sentinels are, so a cluster failover
+//! drops it and it moves to the promoted replica.
 
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError, Value};
+use tokio::sync::OnceCell;
+
+use super::conn::Conn;
 
 /// How long one Sentinel may take to answer.
 const SENTINEL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -38,10 +50,21 @@ pub struct Links {
     pub writers: Vec<ConnectionManager>,
 }
 
+/// The cluster client and its connections, made at first use.
+struct Cluster {
+    client: ClusterClient,
+    /// The slot every key of the bus is in.
+    slot: u16,
+    /// How many connections to make (see [`Links::writers`]).
+    count: usize,
+    conns: OnceCell<Vec<ClusterConnection>>,
+}
+
 /// The primary the bus talks to, and how to find it again.
 pub struct Target {
     base: ConnectionInfo,
     sentinel: Option<SentinelSettings>,
+    cluster: Option<Cluster>,
     config: ConnectionManagerConfig,
     writers: usize,
     current: RwLock<(ConnectionAddr, Links)>,
@@ -50,18 +73,36 @@ pub struct Target {
 impl Target {
     /// Connections (made lazily) to `url`'s server; with Sentinel, to it
     /// until the Sentinels have been asked.
+    /// In cluster mode (`cluster_slot` set: the slot of the bus's keys),
+    /// `url` is any node of the cluster.
     pub fn new(
         url: &str,
         sentinel: Option<SentinelSettings>,
+        cluster_slot: Option<u16>,
+        response_timeout: Duration,
         config: ConnectionManagerConfig,
         writers: usize,
     ) -> Result<Self, RedisError> {
         let base = url.into_connection_info()?;
         let addr = base.addr().clone();
         let links = links(&base, &config, writers)?;
+        let cluster = match cluster_slot {
+            None => None,
+            Some(slot) => Some(Cluster {
+                client: ClusterClient::builder(vec![base.clone()])
+                    .connection_timeout(Duration::from_secs(2))
+                    .response_timeout(response_timeout)
+                    .retries(3)
+                    .build()?,
+                slot,
+                count: writers.max(1),
+                conns: OnceCell::new(),
+            }),
+        };
         Ok(Target {
             base,
             sentinel,
+            cluster,
             config,
             writers: writers.max(1),
             current: RwLock::new((addr, links)),
@@ -70,6 +111,32 @@ impl Target {
 
     pub fn sentinel(&self) -> Option<&SentinelSettings> {
         self.sentinel.as_ref()
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// The connections events are accepted on (see [`Links::writers`]).
+    pub async fn writers(&self) -> Result<Vec<Conn>, RedisError> {
+        match &self.cluster {
+            None => Ok(self.links().writers.into_iter().map(Conn::Single).collect()),
+            Some(cluster) => Ok(cluster
+                .conns()
+                .await?
+                .iter()
+                .cloned()
+                .map(Conn::Cluster)
+                .collect()),
+        }
+    }
+
+    /// The connection resuming subscribers read on.
+    pub async fn reader(&self) -> Result<Conn, RedisError> {
+        match &self.cluster {
+            None => Ok(Conn::Single(self.links().conn)),
+            Some(cluster) => Ok(Conn::Cluster(cluster.conns().await?[0].clone())),
+        }
     }
 
     /// The current primary's connections.
@@ -84,10 +151,11 @@ impl Target {
     /// The primary's connections after asking the Sentinels (when there are
     /// any) which server it is now; new connections when it moved.
     pub async fn resolve(&self) -> Result<Links, RedisError> {
-        let Some(sentinel) = &self.sentinel else {
-            return Ok(self.links());
+        let (host, port) = match (&self.sentinel, &self.cluster) {
+            (Some(sentinel), _) => ask_sentinels(sentinel).await?,
+            (None, Some(cluster)) => cluster.primary().await?,
+            (None, None) => return Ok(self.links()),
         };
-        let (host, port) = ask_sentinels(sentinel).await?;
         let addr = match self.base.addr() {
             ConnectionAddr::TcpTls {
                 insecure,
@@ -109,10 +177,62 @@ impl Target {
         }
         let info = self.base.clone().set_addr(addr.clone());
         let fresh = links(&info, &self.config, self.writers)?;
-        tracing::info!(primary = %format_args!("{host}:{port}"), master = %sentinel.master, "Sentinel names a new Redis primary; the event bus moves to it");
+        tracing::info!(primary = %format_args!("{host}:{port}"), "a new Redis primary holds the event bus's keys; the subscription moves to it");
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = (addr, fresh.clone());
         Ok(fresh)
     }
+}
+
+impl Cluster {
+    async fn conns(&self) -> Result<&Vec<ClusterConnection>, RedisError> {
+        self.conns
+            .get_or_try_init(|| async {
+                let mut conns = Vec::with_capacity(self.count);
+                for _ in 0..self.count {
+                    conns.push(self.client.get_async_connection().await?);
+                }
+                Ok(conns)
+            })
+            .await
+    }
+
+    /// The address of the primary of the bus's slot, as that primary (per
+    /// the client's slot map) sees the cluster.
+    async fn primary(&self) -> Result<(String, u16), RedisError> {
+        let mut conn = Conn::Cluster(self.conns().await?[0].clone());
+        let ranges: Vec<Vec<Value>> = conn
+            .on_slot(redis::cmd("CLUSTER").arg("SLOTS"), self.slot)
+            .await?;
+        primary_in(&ranges, self.slot)
+    }
+}
+
+/// The primary serving `slot` in a `CLUSTER SLOTS` reply: ranges of
+/// `[start, end, [host, port, id, ...], replicas...]`.
+fn primary_in(ranges: &[Vec<Value>], slot: u16) -> Result<(String, u16), RedisError> {
+    for range in ranges {
+        let [start, end, master, ..] = range.as_slice() else {
+            continue;
+        };
+        let start: u16 = redis::from_redis_value_ref(start)?;
+        let end: u16 = redis::from_redis_value_ref(end)?;
+        if !(start..=end).contains(&slot) {
+            continue;
+        }
+        if let Value::Array(node) = master
+            && let [host, port, ..] = node.as_slice()
+        {
+            return Ok((
+                redis::from_redis_value_ref(host)?,
+                redis::from_redis_value_ref(port)?,
+            ));
+        }
+    }
+    Err(RedisError::from((
+        redis::ErrorKind::Io,
+        "no Redis Cluster node serves the event bus's slot",
+        slot.to_string(),
+    )))
 }
 
 fn links(
@@ -192,6 +312,35 @@ pub fn parse_nodes(text: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slots_primary_is_the_first_node_of_its_range() {
+        let node = |host: &str, port: i64| {
+            Value::Array(vec![
+                Value::BulkString(host.as_bytes().to_vec()),
+                Value::Int(port),
+                Value::BulkString(b"id".to_vec()),
+            ])
+        };
+        let ranges = vec![
+            vec![
+                Value::Int(0),
+                Value::Int(5460),
+                node("10.0.0.1", 7000),
+                node("10.0.0.4", 7003),
+            ],
+            vec![Value::Int(5461), Value::Int(10922), node("10.0.0.2", 7001)],
+        ];
+        assert_eq!(
+            primary_in(&ranges, 5461).unwrap(),
+            ("10.0.0.2".to_owned(), 7001)
+        );
+        assert_eq!(
+            primary_in(&ranges, 0).unwrap(),
+            ("10.0.0.1".to_owned(), 7000)
+        );
+        assert!(primary_in(&ranges, 16000).is_err(), "an uncovered slot");
+    }
 
     #[test]
     fn sentinel_nodes_are_host_port_pairs() {

@@ -16,6 +16,7 @@
 //! the replica reports not ready, and everything resumes when Redis is back.
 //! It also reports not ready while Redis may evict its keys (`health`).
 
+mod conn;
 mod epoch;
 mod health;
 mod history;
@@ -32,13 +33,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{BusError, EventBus, Published, Replay, ReplayError};
 use super::hub::Hub;
 use super::model::Prepared;
+pub use conn::Conn;
 use health::Health;
 use links::Target;
 pub use links::{SentinelSettings, parse_nodes as parse_sentinel_nodes};
@@ -68,6 +70,9 @@ pub struct RedisBusSettings {
     /// Sentinel discovery of the primary, when set; `url` then gives only
     /// the password, database and TLS of the data connections.
     pub sentinel: Option<SentinelSettings>,
+    /// Redis Cluster: `url` is any node; every key carries the hash tag
+    /// `{prefix}`, so all of them are in one slot.
+    pub cluster: bool,
 }
 
 impl std::fmt::Debug for RedisBusSettings {
@@ -80,6 +85,7 @@ impl std::fmt::Debug for RedisBusSettings {
             .field("min_replicas_ack", &self.min_replicas_ack)
             .field("ack_timeout", &self.ack_timeout)
             .field("sentinel", &self.sentinel)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -92,9 +98,17 @@ const WAITING_WRITERS: usize = 4;
 pub enum RedisBusError {
     #[error("REDIS_URL is not a usable Redis URL: {0}")]
     Url(redis::RedisError),
+    #[error(
+        "REDIS_URL selects database {0}, but a Redis Cluster (GATEWAY_REDIS_CLUSTER) has only database 0"
+    )]
+    ClusterDatabase(i64),
 }
 
 /// The names of everything the bus keeps in Redis, under the prefix.
+///
+/// In cluster mode the prefix is a hash tag, `{prefix}`, so every key is in
+/// one slot (the accept script may only touch keys of one slot). Only then:
+/// renaming the keys of a running single Redis would lose its history.
 #[derive(Debug)]
 pub(crate) struct Names {
     /// `{prefix}:epoch`: the history's identity.
@@ -110,7 +124,14 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    fn new(prefix: &str) -> Self {
+    fn new(prefix: &str, cluster: bool) -> Self {
+        let tagged;
+        let prefix = if cluster {
+            tagged = format!("{{{prefix}}}");
+            tagged.as_str()
+        } else {
+            prefix
+        };
         Names {
             epoch: format!("{prefix}:epoch"),
             stream: format!("{prefix}:events"),
@@ -131,6 +152,11 @@ impl Names {
 
     fn seen(&self, id: &str) -> String {
         format!("{}{id}", self.seen)
+    }
+
+    /// The cluster slot of every key.
+    fn slot(&self) -> u16 {
+        conn::slot(&self.stream)
     }
 }
 
@@ -175,11 +201,27 @@ impl RedisBus {
         } else {
             1
         };
+        if settings.cluster {
+            let db = redis::IntoConnectionInfo::into_connection_info(settings.url.as_str())
+                .map_err(RedisBusError::Url)?
+                .redis_settings()
+                .db();
+            if db != 0 {
+                return Err(RedisBusError::ClusterDatabase(db));
+            }
+        }
+        let names = Arc::new(Names::new(&settings.prefix, settings.cluster));
         let target = Arc::new(
-            Target::new(&settings.url, settings.sentinel.clone(), config, writers)
-                .map_err(RedisBusError::Url)?,
+            Target::new(
+                &settings.url,
+                settings.sentinel.clone(),
+                settings.cluster.then(|| names.slot()),
+                Duration::from_secs(5) + settings.ack_timeout,
+                config,
+                writers,
+            )
+            .map_err(RedisBusError::Url)?,
         );
-        let names = Arc::new(Names::new(&settings.prefix));
         let hub = Arc::new(Hub::start(settings.subscriber_queue));
         let health = Arc::new(Health::default());
         let stop = CancellationToken::new();
@@ -219,10 +261,11 @@ impl RedisBus {
         })
     }
 
-    /// A connection to the current primary (after a Sentinel failover, the
-    /// new one), for other state the replicas share through the same Redis.
-    pub fn primary(&self) -> ConnectionManager {
-        self.target.links().conn
+    /// A connection to the bus's Redis as it is now (after a Sentinel
+    /// failover, the new primary; in cluster mode, the cluster), for other
+    /// state the replicas share through the same Redis.
+    pub async fn connection(&self) -> Result<Conn, redis::RedisError> {
+        self.target.reader().await
     }
 
     async fn accept(&self, event: Prepared) -> Result<Published, BusError> {
@@ -232,7 +275,11 @@ impl RedisBus {
             return Err(BusError::Unavailable(short));
         }
         let turn = self.next_writer.fetch_add(1, Ordering::Relaxed);
-        let writers = self.target.links().writers;
+        let writers = self
+            .target
+            .writers()
+            .await
+            .map_err(|error| BusError::Unavailable(error.to_string()))?;
         let mut conn = writers[turn % writers.len()].clone();
         let mut retried = false;
         let result = loop {
@@ -274,12 +321,17 @@ impl RedisBus {
     /// Waits until `min_replicas_ack` replicas have every write of `conn`
     /// so far: the event just stored, or for a duplicate the script's touch
     /// of its dedupe key, which comes after the original's write.
-    async fn wait_for_replicas(&self, conn: &mut ConnectionManager) -> Result<(), BusError> {
+    async fn wait_for_replicas(&self, conn: &mut Conn) -> Result<(), BusError> {
         let timeout_ms = u64::try_from(self.ack_timeout.as_millis()).unwrap_or(u64::MAX);
-        let acks: u32 = redis::cmd("WAIT")
-            .arg(self.min_replicas_ack)
-            .arg(timeout_ms.max(1))
-            .query_async(conn)
+        // On a cluster, to the shard that took the write (over the same
+        // connection), not to every primary.
+        let acks: u32 = conn
+            .on_slot(
+                redis::cmd("WAIT")
+                    .arg(self.min_replicas_ack)
+                    .arg(timeout_ms.max(1)),
+                self.names.slot(),
+            )
             .await
             .map_err(|error| BusError::Unavailable(error.to_string()))?;
         if acks >= self.min_replicas_ack {
@@ -293,7 +345,7 @@ impl RedisBus {
     }
 
     async fn events_after(&self, text: &str) -> Result<Replay, ReplayError> {
-        let mut conn = self.target.links().conn;
+        let mut conn = self.target.reader().await.map_err(unavailable)?;
         let (after, events, more) = history::replay(&mut conn, &self.names, text).await?;
         let epoch = after.epoch;
         Ok(Replay {
@@ -311,7 +363,7 @@ impl RedisBus {
 
 impl RedisBus {
     async fn retained(&self) -> Result<Replay, ReplayError> {
-        let mut conn = self.target.links().conn;
+        let mut conn = self.target.reader().await.map_err(unavailable)?;
         let (epoch, events, more) = history::first_page(&mut conn, &self.names).await?;
         let cursor = |position| super::cursor::Cursor { epoch, position };
         Ok(Replay {
@@ -323,6 +375,10 @@ impl RedisBus {
             more,
         })
     }
+}
+
+fn unavailable(error: redis::RedisError) -> ReplayError {
+    ReplayError::Unavailable(error.to_string())
 }
 
 impl Drop for RedisBus {
@@ -368,7 +424,11 @@ impl EventBus for RedisBus {
     /// newest event was accepted.
     fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>> {
         async move {
-            let mut conn = self.target.links().conn;
+            let mut conn = self
+                .target
+                .reader()
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
             let newest = history::newest(&mut conn, &self.names)
                 .await
                 .map_err(|error| BusError::Unavailable(error.to_string()))?;
@@ -384,7 +444,11 @@ impl EventBus for RedisBus {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, BusError>> {
         async move {
-            let mut conn = self.target.links().conn;
+            let mut conn = self
+                .target
+                .reader()
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
             lease::take(&mut conn, &self.names.lease(name), holder, ttl)
                 .await
                 .map_err(|error| BusError::Unavailable(error.to_string()))
@@ -398,7 +462,11 @@ impl EventBus for RedisBus {
         holder: &'a str,
     ) -> BoxFuture<'a, Result<(), BusError>> {
         async move {
-            let mut conn = self.target.links().conn;
+            let mut conn = self
+                .target
+                .reader()
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
             lease::release(&mut conn, &self.names.lease(name), holder)
                 .await
                 .map_err(|error| BusError::Unavailable(error.to_string()))
@@ -415,7 +483,11 @@ impl EventBus for RedisBus {
             let millis = through.duration_since(UNIX_EPOCH).map_or(0, |since| {
                 u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
             });
-            let mut conn = self.target.links().conn;
+            let mut conn = self
+                .target
+                .reader()
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
             lease::mark(&mut conn, &self.names.done(name), millis)
                 .await
                 .map_err(|error| BusError::Unavailable(error.to_string()))
@@ -428,12 +500,37 @@ impl EventBus for RedisBus {
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<SystemTime>, BusError>> {
         async move {
-            let mut conn = self.target.links().conn;
+            let mut conn = self
+                .target
+                .reader()
+                .await
+                .map_err(|error| BusError::Unavailable(error.to_string()))?;
             let millis = lease::marked(&mut conn, &self.names.done(name))
                 .await
                 .map_err(|error| BusError::Unavailable(error.to_string()))?;
             Ok(millis.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)))
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_keys_share_one_hash_tag_and_single_redis_keys_keep_their_names() {
+        let single = Names::new("gw", false);
+        assert_eq!(single.stream, "gw:events");
+        assert_eq!(single.epoch, "gw:epoch");
+        assert_eq!(single.seen("e1"), "gw:seen:e1");
+        let cluster = Names::new("gw", true);
+        assert_eq!(cluster.stream, "{gw}:events");
+        assert_eq!(cluster.epoch, "{gw}:epoch");
+        assert_eq!(cluster.seen("e1"), "{gw}:seen:e1");
+        let slot = cluster.slot();
+        for key in [&cluster.epoch, &cluster.seen("anything{else}")] {
+            assert_eq!(conn::slot(key), slot, "{key}");
+        }
     }
 }

@@ -96,6 +96,12 @@ impl Subscriber {
                     "the Redis primary of Sentinel master {:?}: {ended}",
                     sentinel.master
                 )));
+            } else if self.target.is_cluster() {
+                self.health.set_unreachable(Some(format!(
+                    "the Redis Cluster primary of slot {} ({}): {ended}",
+                    super::conn::slot(&self.names.stream),
+                    self.names.stream
+                )));
             }
             if self.health.set_connected(false) {
                 tracing::warn!(error = %ended, "event bus subscription to Redis lost; reconnecting");

@@ -20,6 +20,7 @@ use events::{
 };
 use futures::future::BoxFuture;
 
+mod redis_cluster_failover;
 mod redis_limits;
 mod redis_loss;
 use serde_json::json;
@@ -72,6 +73,7 @@ fn redis_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
             min_replicas_ack: 0,
             ack_timeout: Duration::from_secs(1),
             sentinel: None,
+            cluster: false,
         })
         .await
         .expect("the Redis bus sets up");
@@ -80,8 +82,50 @@ fn redis_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
     })
 }
 
+/// One Redis Cluster (three primaries, a replica each) for the whole suite;
+/// each bus's prefix, a hash tag there, lands on one of the three shards.
+fn redis_cluster_bus(sizes: Sizes) -> BoxFuture<'static, Arc<dyn EventBus>> {
+    static CLUSTER: OnceLock<testkit::redis::RedisCluster> = OnceLock::new();
+    let url = CLUSTER
+        .get_or_init(testkit::redis::RedisCluster::start)
+        .url();
+    Box::pin(async move {
+        let bus = RedisBus::connect(RedisBusSettings {
+            url,
+            prefix: format!("conformance-{:x}", fastrand::u64(..)),
+            history: sizes.history as u64,
+            dedupe_window: sizes.dedupe_window,
+            subscriber_queue: sizes.subscriber_queue,
+            connect_wait: Duration::from_secs(10),
+            min_replicas_ack: 0,
+            ack_timeout: Duration::from_secs(1),
+            sentinel: None,
+            cluster: true,
+        })
+        .await
+        .expect("the Redis cluster bus sets up");
+        assert!(
+            bus.is_ready(),
+            "the Redis cluster bus subscribed within 10 s"
+        );
+        Arc::new(bus) as Arc<dyn EventBus>
+    })
+}
+
 /// Publishes an event with this id, type and conference.
 async fn publish(bus: &dyn EventBus, id: &str, event_type: &str, conference: &str) -> Published {
+    try_publish(bus, id, event_type, conference)
+        .await
+        .expect("the bus accepts")
+}
+
+/// Publishes an event, the bus's refusal included.
+async fn try_publish(
+    bus: &dyn EventBus,
+    id: &str,
+    event_type: &str,
+    conference: &str,
+) -> Result<Published, events::BusError> {
     let data = json!({
         "record_type": "event",
         "id": id,
@@ -95,9 +139,7 @@ async fn publish(bus: &dyn EventBus, id: &str, event_type: &str, conference: &st
         json: data.to_string(),
         data,
     };
-    bus.publish(converter().prepare(envelope))
-        .await
-        .expect("the bus accepts")
+    bus.publish(converter().prepare(envelope)).await
 }
 
 async fn accepted(bus: &dyn EventBus, id: &str) -> Cursor {
@@ -573,6 +615,7 @@ async fn a_redis_lease_has_one_holder_at_a_time() {
             min_replicas_ack: 0,
             ack_timeout: Duration::from_secs(1),
             sentinel: None,
+            cluster: false,
         })
     };
     let (a, b) = (connect().await.unwrap(), connect().await.unwrap());
@@ -672,3 +715,4 @@ macro_rules! conformance {
 
 conformance!(memory, memory_bus);
 conformance!(redis, redis_bus);
+conformance!(redis_cluster, redis_cluster_bus);

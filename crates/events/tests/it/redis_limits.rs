@@ -15,6 +15,7 @@ async fn bus_on(redis: &RedisServer) -> Arc<dyn EventBus> {
         min_replicas_ack: 0,
         ack_timeout: Duration::from_secs(1),
         sentinel: None,
+        cluster: false,
     })
     .await
     .expect("the Redis bus sets up");

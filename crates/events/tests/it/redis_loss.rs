@@ -38,6 +38,7 @@ async fn a_failover_that_lost_acknowledged_events_starts_a_new_epoch() {
             min_replicas_ack: 0,
             ack_timeout: Duration::from_secs(1),
             sentinel: None,
+            cluster: false,
         })
         .await
         .expect("the Redis bus sets up"),

@@ -190,6 +190,12 @@ pub struct RedisArgs {
         requires = "sentinels"
     )]
     pub sentinel_master: Option<String>,
+
+    /// `REDIS_URL` names a node of a Redis Cluster: the bus follows the
+    /// cluster's redirections and failovers, and its keys share the hash tag
+    /// `{GATEWAY_REDIS_PREFIX}`, so they live on one shard. Not with Sentinel.
+    #[arg(global = true, long = "redis-cluster", env = "GATEWAY_REDIS_CLUSTER", value_name = "GATEWAY_REDIS_CLUSTER", default_value_t = false, action = clap::ArgAction::Set, conflicts_with_all = ["sentinels", "sentinel_master"])]
+    pub cluster: bool,
 }
 
 impl RedisArgs {
@@ -209,6 +215,7 @@ impl RedisArgs {
                 nodes: events::parse_sentinel_nodes(nodes).unwrap_or_default(),
                 master: self.sentinel_master.clone().unwrap_or_default(),
             }),
+            cluster: self.cluster,
         })
     }
 }

@@ -419,6 +419,35 @@ mod tests {
             let text = refused.to_string();
             assert!(text.contains("GATEWAY_REDIS_SENTINEL"), "{text}");
         }
+        let cluster = parse(&[args.as_slice(), &["--redis-cluster", "true"]].concat());
+        assert!(cluster.redis.bus(&cluster.events).unwrap().cluster);
+        assert!(
+            !parse(&args)
+                .redis
+                .bus(&parse(&args).events)
+                .unwrap()
+                .cluster
+        );
+        let both = Config::try_parse_from(
+            [
+                "conference-gateway",
+                "--redis-url",
+                "redis://r",
+                "--redis-cluster",
+                "true",
+                "--redis-sentinels",
+                "10.0.0.1:26379",
+                "--redis-sentinel-master",
+                "mymaster",
+            ]
+            .iter(),
+        )
+        .expect_err("cluster and Sentinel together");
+        let text = both.to_string();
+        assert!(
+            text.contains("GATEWAY_REDIS_CLUSTER") && text.contains("GATEWAY_REDIS_SENTINEL"),
+            "{text}"
+        );
         for (flag, value) in [
             ("--redis-sentinels", "sentinel-without-port"),
             ("--redis-min-replicas-ack", "17"),

@@ -8,7 +8,9 @@ use std::time::Duration;
 use redis::Script;
 use std::sync::Arc;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use events::redis::Conn;
+use futures::future::BoxFuture;
+use redis::aio::ConnectionManagerConfig;
 
 use crate::auth::policy::Rate;
 
@@ -54,7 +56,7 @@ return math.max(1, tonumber(oldest[2]) + window + 1 - now)
 
 /// Where the shared counters' connection comes from: the event bus's current
 /// primary, so limits follow a Sentinel failover with the bus.
-pub type Source = Arc<dyn Fn() -> ConnectionManager + Send + Sync>;
+pub type Source = Arc<dyn Fn() -> BoxFuture<'static, redis::RedisResult<Conn>> + Send + Sync>;
 
 /// A connection to the Redis the replicas share, and the scripts.
 #[derive(Clone)]
@@ -84,7 +86,13 @@ impl Shared {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let conn = client.get_connection_manager_lazy(config)?;
-        Ok(Shared::through(Arc::new(move || conn.clone()), prefix))
+        Ok(Shared::through(
+            Arc::new(move || {
+                let conn = Conn::Single(conn.clone());
+                Box::pin(async move { Ok(conn) })
+            }),
+            prefix,
+        ))
     }
 
     /// Counts through the connections `source` hands out (the event bus's,
@@ -104,7 +112,7 @@ impl Shared {
         name: &str,
         rate: Rate,
     ) -> Result<Result<(), Duration>, redis::RedisError> {
-        let mut conn = (self.conn)();
+        let mut conn = (self.conn)().await?;
         let wait: u64 = self
             .bucket
             .key(format!("{}:{name}", self.prefix))
@@ -122,7 +130,7 @@ impl Shared {
         limit: usize,
         window: Duration,
     ) -> Result<Result<(), Duration>, redis::RedisError> {
-        let mut conn = (self.conn)();
+        let mut conn = (self.conn)().await?;
         let wait: u64 = self
             .window
             .key(format!("{}:{name}", self.prefix))

@@ -22,6 +22,7 @@ mod operations;
 mod process;
 mod queue_service;
 mod recovery;
+mod redis_cluster;
 mod redis_health;
 mod redis_replication;
 mod redis_sentinel;

@@ -202,6 +202,7 @@ async fn a_lease_left_by_a_dead_replica_is_waited_out() {
         min_replicas_ack: 0,
         ack_timeout: Duration::from_secs(1),
         sentinel: None,
+        cluster: false,
     })
     .await
     .unwrap();

@@ -45,6 +45,7 @@ async fn ids_in_redis(url: String) -> HashSet<String> {
             min_replicas_ack: 0,
             ack_timeout: Duration::from_secs(1),
             sentinel: None,
+            cluster: false,
         })
         .await
         .expect("a bus on the new primary"),
