@@ -212,9 +212,13 @@ impl TelnyxClient {
             .await
             .map_err(|e| (classify(e, timeout), None))?;
         let status = response.status();
-        let wait = retry_after(response.headers());
+        let mut wait = retry_after(response.headers());
         if let Some(state) = RateLimitState::read(status.as_u16(), response.headers(), wait) {
             self.observer.rate_limit(operation, state);
+            // A 429 naming only its reset is retried at the reset, not sooner.
+            if status.as_u16() == 429 {
+                wait = wait.or(state.exhausted_for());
+            }
         }
         let body = read_capped(response, self.max_response_bytes, timeout)
             .await

@@ -106,6 +106,39 @@ async fn calls_wait_for_telnyxs_reset_and_short_deadlines_are_refused() {
     );
 }
 
+#[tokio::test]
+async fn a_429_naming_only_its_reset_is_retried_at_the_reset() {
+    let gateway = TestGateway::spawn().await;
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&arrivals);
+    Mock::given(method("GET"))
+        .and(path("/v2/conferences/c1"))
+        .respond_with(move |_: &wiremock::Request| {
+            let mut seen = seen.lock().unwrap();
+            seen.push(Instant::now());
+            if seen.len() == 1 {
+                ResponseTemplate::new(429).insert_header("x-ratelimit-reset", "1")
+            } else {
+                json_response(
+                    200,
+                    json!({"data": {"id": "c1", "record_type": "conference"}}),
+                )
+            }
+        })
+        .mount(&gateway.telnyx)
+        .await;
+    gateway
+        .conferences()
+        .get_conference(get(None))
+        .await
+        .unwrap();
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 2, "one 429, one retry");
+    // The client's own backoff would retry within 0.5 s.
+    let gap = arrivals[1].duration_since(arrivals[0]);
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+}
+
 /// How many times Redis was asked for the account's reset.
 fn reset_reads(redis: &RedisServer) -> u64 {
     let stats = redis.command(&["INFO", "commandstats"]);
