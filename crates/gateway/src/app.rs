@@ -19,7 +19,7 @@ use crate::config::{Config, ConfigError, ListenAddr};
 use crate::grpc::{EventService, FilterLimits, GuardLayer, StateService, StreamCaps, TelnyxApi};
 use crate::http::connections::HttpLimits;
 use crate::http::{HttpState, Readiness};
-use crate::limits::{Limits, Shared};
+use crate::limits::{Limits, Reported, Shared};
 use crate::metrics::Metrics;
 use crate::recovery::Recovery;
 use crate::webhook::WebhookState;
@@ -132,9 +132,7 @@ impl Application {
         )?;
         let tls = tls_config(config)?;
         let metrics = Metrics::new();
-        let client = TelnyxClient::new(&config.telnyx.client()?, metrics.clone())?;
         let default_deadline = Duration::from_secs(config.server.default_deadline_secs);
-        let recovery_client = client.clone();
         // Rate limits are shared through the bus's Redis, when there is one,
         // so every replica draws from the same buckets; they reach it through
         // the bus, which follows the primary through a failover and knows
@@ -155,6 +153,14 @@ impl Application {
             None => (Arc::new(MemoryBus::new(config.events.memory_bus())), None),
         };
         let limits = Arc::new(Limits::new(shared));
+        // The client tells the limits what Telnyx says of the account's
+        // remaining requests, so calls wait for the reset instead of a 429.
+        let reported = Reported {
+            metrics: Arc::clone(&metrics),
+            limits: Arc::clone(&limits),
+        };
+        let client = TelnyxClient::new(&config.telnyx.client()?, Arc::new(reported))?;
+        let recovery_client = client.clone();
         let api = TelnyxApi::new(
             mapping::catalog(),
             client,

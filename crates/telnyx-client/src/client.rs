@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::call::RestCall;
 use crate::error::{ApiError, TelnyxError};
 use crate::observer::Observer;
+use crate::rate_limit::RateLimitState;
 use crate::retry::{RetryPolicy, is_retryable_status, retry_after};
 
 /// How the gateway reaches Telnyx.
@@ -144,7 +145,9 @@ impl TelnyxClient {
                 return Err(TelnyxError::DeadlineExhausted);
             }
             let timeout = left.min(self.timeout);
-            let (error, retry_after) = match self.attempt(call, timeout, context.traceparent).await
+            let (error, retry_after) = match self
+                .attempt(call, timeout, context.operation, context.traceparent)
+                .await
             {
                 Ok(body) => return Ok(body),
                 Err(failure) => failure,
@@ -185,6 +188,7 @@ impl TelnyxClient {
         &self,
         call: &RestCall,
         timeout: Duration,
+        operation: &str,
         traceparent: Option<&str>,
     ) -> Result<Json, (TelnyxError, Option<Duration>)> {
         let url = format!("{}{}", self.base_url, call.path);
@@ -208,7 +212,14 @@ impl TelnyxClient {
             .await
             .map_err(|e| (classify(e, timeout), None))?;
         let status = response.status();
-        let wait = retry_after(response.headers());
+        let mut wait = retry_after(response.headers());
+        if let Some(state) = RateLimitState::read(status.as_u16(), response.headers(), wait) {
+            self.observer.rate_limit(operation, state);
+            // A 429 naming only its reset is retried at the reset, not sooner.
+            if status.as_u16() == 429 {
+                wait = wait.or(state.exhausted_for());
+            }
+        }
         let body = read_capped(response, self.max_response_bytes, timeout)
             .await
             .map_err(|e| (e, None))?;

@@ -10,6 +10,7 @@ mod call;
 mod client;
 mod error;
 mod observer;
+mod rate_limit;
 mod retry;
 
 pub use call::RestCall;
@@ -18,4 +19,5 @@ pub use client::{
 };
 pub use error::{ApiError, ErrorSource, TelnyxError};
 pub use observer::{NoObserver, Observer};
+pub use rate_limit::{MAX_EXHAUSTION, RateLimitState, UNIX_TIME_FLOOR};
 pub use retry::RetryPolicy;

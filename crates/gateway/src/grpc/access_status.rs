@@ -5,6 +5,7 @@
 //! | the policy does not allow the RPC, resource or events | PERMISSION_DENIED, naming the permission |
 //! | the caller is over its rate | RESOURCE_EXHAUSTED with `google.rpc.RetryInfo` |
 //! | the account's dial limit cannot admit the call before its deadline | RESOURCE_EXHAUSTED with `google.rpc.RetryInfo` |
+//! | Telnyx said the account has no requests left until after the call's deadline | RESOURCE_EXHAUSTED with `google.rpc.RetryInfo` (the reset) |
 //!
 //! Each carries a `google.rpc.ErrorInfo` (domain [`ACCESS_ERROR_DOMAIN`]) whose
 //! reason a client can branch on.
@@ -35,6 +36,11 @@ pub enum AccessError {
         .retry_after.as_millis()
     )]
     AccountLimited { retry_after: Duration },
+    #[error(
+        "the Telnyx account has no requests left (x-ratelimit-remaining: 0 or 429) until after this call's deadline; retry after {} ms",
+        .retry_after.as_millis()
+    )]
+    AccountExhausted { retry_after: Duration },
 }
 
 impl AccessError {
@@ -44,6 +50,7 @@ impl AccessError {
             AccessError::Denied(denied) => denied.reason,
             AccessError::CallerLimited { .. } => "caller_rate",
             AccessError::AccountLimited { .. } => "account_dial",
+            AccessError::AccountExhausted { .. } => "account_telnyx",
         }
     }
 }
@@ -60,7 +67,8 @@ impl From<AccessError> for Status {
                 ErrorDetails::with_error_info(reason, ACCESS_ERROR_DOMAIN, metadata),
             ),
             AccessError::CallerLimited { retry_after, .. }
-            | AccessError::AccountLimited { retry_after } => {
+            | AccessError::AccountLimited { retry_after }
+            | AccessError::AccountExhausted { retry_after } => {
                 let mut details = ErrorDetails::with_retry_info(Some(retry_after));
                 details.set_error_info(reason, ACCESS_ERROR_DOMAIN, metadata);
                 Status::with_error_details(Code::ResourceExhausted, message, details)

@@ -21,7 +21,7 @@ use super::status::GatewayError;
 use super::trace::TraceContext;
 use crate::audit::{self, ActedOn, Outcome};
 use crate::auth::{Caller, Resource, Rules};
-use crate::limits::Limits;
+use crate::limits::{DIAL, Limits};
 use crate::metrics::Metrics;
 use api::v1 as pb;
 use mapping::{Catalog, Operation};
@@ -210,6 +210,15 @@ impl TelnyxApi {
                     retry_after: limited.retry_after,
                 })
             })?;
+        } else {
+            self.limits
+                .admit_account(deadline)
+                .await
+                .map_err(|limited| {
+                    Failure::Access(AccessError::AccountExhausted {
+                        retry_after: limited.retry_after,
+                    })
+                })?;
         }
         let started = Instant::now();
         let outcome = self
@@ -236,9 +245,6 @@ impl TelnyxApi {
             .map_err(|e| GatewayError::Internal(e.to_string()))?)
     }
 }
-
-/// The operation Telnyx's account-wide dial limit applies to.
-const DIAL: &str = "Dial";
 
 /// Implements a generated service trait by forwarding every RPC to `invoke`.
 /// Items after the table complete the trait for RPCs served elsewhere.

@@ -1,5 +1,7 @@
-//! Rate limits: each caller's (from the access policy), and the Telnyx
-//! account's dial limit that every caller shares.
+//! Rate limits: each caller's (from the access policy), the Telnyx
+//! account's dial limit that every caller shares, and the account's budget
+//! for everything else, as Telnyx's `x-ratelimit-*` headers and 429s tell it
+//! (see [`budget`]).
 //!
 //! With `REDIS_URL` set the counts live in Redis, so every replica draws from
 //! the same buckets; otherwise each replica keeps its own. When Redis does not
@@ -7,6 +9,8 @@
 //! refuse every call.
 
 mod bucket;
+pub mod budget;
+mod reported;
 mod shared;
 mod window;
 
@@ -15,10 +19,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use bucket::Bucket;
+pub use budget::Budget;
+pub use reported::Reported;
 pub use shared::Shared;
 pub use window::SlidingWindow;
 
 use crate::auth::policy::{Rate, Rules};
+
+/// The operation Telnyx's account-wide dial limit applies to; every other
+/// one draws from the budget Telnyx's `x-ratelimit-*` headers describe.
+pub const DIAL: &str = "Dial";
 
 /// Telnyx's dial limit for an account: about 30 dials a second over a 5 s
 /// window, that is at most 150 in any 5 s.
@@ -39,6 +49,7 @@ pub struct Limits {
     redis_down_until: Mutex<Option<Instant>>,
     buckets: Mutex<HashMap<String, Bucket>>,
     dials: Mutex<SlidingWindow>,
+    budget: Mutex<Budget>,
 }
 
 /// A call refused by a limit.
@@ -56,6 +67,7 @@ impl Limits {
             redis_down_until: Mutex::new(None),
             buckets: Mutex::new(HashMap::new()),
             dials: Mutex::new(SlidingWindow::new(DIALS_PER_WINDOW, DIAL_WINDOW)),
+            budget: Mutex::new(Budget::default()),
         }
     }
 
@@ -99,6 +111,51 @@ impl Limits {
         }
     }
 
+    /// Telnyx said the account has no requests (but dials) for `wait`: this
+    /// replica holds its calls from now, and tells the others through Redis
+    /// (in the background: the answer that said so is not held up).
+    pub fn exhaust(&self, wait: Duration) {
+        self.budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .exhaust(Instant::now(), wait);
+        if let Some(shared) = self.redis().cloned()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                if let Err(error) = shared.exhaust(wait).await {
+                    tracing::warn!(%error, "cannot share the Telnyx account's reset through Redis");
+                }
+            });
+        }
+    }
+
+    /// Waits until the account has requests again (for any call but Dial),
+    /// or refuses at once when that is after `deadline`.
+    pub async fn admit_account(&self, deadline: tokio::time::Instant) -> Result<(), Limited> {
+        loop {
+            let now = Instant::now();
+            let stale = self.lock_budget().stale(now);
+            if stale && let Some(shared) = self.redis() {
+                match shared.reset_left().await {
+                    Ok(left) => self.lock_budget().learned(Instant::now(), left),
+                    Err(error) => self.redis_failed(&error, "the account's budget is"),
+                }
+            }
+            let Some(wait) = self.lock_budget().wait(Instant::now()) else {
+                return Ok(());
+            };
+            if tokio::time::Instant::now() + wait > deadline {
+                return Err(Limited { retry_after: wait });
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn lock_budget(&self) -> std::sync::MutexGuard<'_, Budget> {
+        self.budget.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Redis, unless there is none or it failed within [`REDIS_BACKOFF`].
     fn redis(&self) -> Option<&Shared> {
         let until = *self
@@ -114,7 +171,7 @@ impl Limits {
     fn redis_failed(&self, error: &redis::RedisError, what: &str) {
         tracing::warn!(
             %error,
-            "Redis does not answer; {what} are this replica's alone for {} s",
+            "Redis does not answer; {what} this replica's alone for {} s",
             REDIS_BACKOFF.as_secs()
         );
         *self
@@ -127,7 +184,7 @@ impl Limits {
         if let Some(shared) = self.redis() {
             match shared.take(name, rate).await {
                 Ok(taken) => return taken,
-                Err(error) => self.redis_failed(&error, "caller rate limits"),
+                Err(error) => self.redis_failed(&error, "caller rate limits are"),
             }
         }
         let now = Instant::now();
@@ -145,7 +202,7 @@ impl Limits {
         if let Some(shared) = self.redis() {
             match shared.admit(name, DIALS_PER_WINDOW, DIAL_WINDOW).await {
                 Ok(admitted) => return admitted,
-                Err(error) => self.redis_failed(&error, "dial limits"),
+                Err(error) => self.redis_failed(&error, "dial limits are"),
             }
         }
         self.dials
@@ -190,5 +247,22 @@ mod tests {
         }
         let limited = limits.admit_dial(soon).await.unwrap_err();
         assert!(limited.retry_after > Duration::from_secs(4), "{limited:?}");
+    }
+
+    #[tokio::test]
+    async fn calls_wait_for_the_accounts_reset_within_their_deadline() {
+        let limits = Limits::new(None);
+        let soon = tokio::time::Instant::now() + Duration::from_millis(100);
+        assert!(limits.admit_account(soon).await.is_ok());
+        limits.exhaust(Duration::from_millis(300));
+        let limited = limits.admit_account(soon).await.unwrap_err();
+        assert!(
+            limited.retry_after > Duration::from_millis(200),
+            "{limited:?}"
+        );
+        let later = tokio::time::Instant::now() + Duration::from_secs(2);
+        let started = Instant::now();
+        assert!(limits.admit_account(later).await.is_ok());
+        assert!(started.elapsed() >= Duration::from_millis(250));
     }
 }

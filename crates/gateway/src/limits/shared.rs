@@ -54,6 +54,19 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window + 1 - now)
 ";
 
+/// Records the account's reset at KEYS[1]: ARGV[1] the reset instant (Unix
+/// ms, for whoever looks), ARGV[2] the milliseconds until it. A reset already
+/// stored further out is kept.
+const RESET: &str = r"
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 0
+";
+
+/// The key of the account's reset (non-dial calls), under the prefix.
+pub const TELNYX_RESET: &str = "telnyx-reset";
+
 /// Where the shared counters' connection comes from: the event bus's current
 /// primary, so limits follow a Sentinel failover with the bus.
 pub type Source = Arc<dyn Fn() -> BoxFuture<'static, redis::RedisResult<Conn>> + Send + Sync>;
@@ -65,6 +78,7 @@ pub struct Shared {
     prefix: String,
     bucket: Script,
     window: Script,
+    reset: Script,
 }
 
 impl std::fmt::Debug for Shared {
@@ -103,6 +117,7 @@ impl Shared {
             prefix: format!("{prefix}:limits"),
             bucket: Script::new(BUCKET),
             window: Script::new(WINDOW),
+            reset: Script::new(RESET),
         }
     }
 
@@ -140,6 +155,40 @@ impl Shared {
             .invoke_async(&mut conn)
             .await?;
         Ok(waited(wait))
+    }
+}
+
+impl Shared {
+    /// Tells every replica the account has no requests for `wait`.
+    pub async fn exhaust(&self, wait: Duration) -> Result<(), redis::RedisError> {
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            + wait;
+        let mut conn = (self.conn)();
+        let _: i64 = self
+            .reset
+            .key(format!("{}:{TELNYX_RESET}", self.prefix))
+            .arg(u64::try_from(at.as_millis()).unwrap_or(u64::MAX))
+            .arg(wait_ms)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// How long until the account's shared reset, if one is pending: one
+    /// `PTTL`, so replicas' clocks need not agree.
+    pub async fn reset_left(&self) -> Result<Option<Duration>, redis::RedisError> {
+        let mut conn = (self.conn)();
+        let left: i64 = redis::cmd("PTTL")
+            .arg(format!("{}:{TELNYX_RESET}", self.prefix))
+            .query_async(&mut conn)
+            .await?;
+        Ok(u64::try_from(left)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis))
     }
 }
 

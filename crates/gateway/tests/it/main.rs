@@ -10,6 +10,7 @@ mod support;
 
 mod abuse;
 mod access;
+mod account_budget;
 mod call_commands;
 mod call_flows;
 mod call_service;
