@@ -166,7 +166,7 @@ impl Shared {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             + wait;
-        let mut conn = (self.conn)();
+        let mut conn = (self.conn)().await?;
         let _: i64 = self
             .reset
             .key(format!("{}:{TELNYX_RESET}", self.prefix))
@@ -180,7 +180,7 @@ impl Shared {
     /// How long until the account's shared reset, if one is pending: one
     /// `PTTL`, so replicas' clocks need not agree.
     pub async fn reset_left(&self) -> Result<Option<Duration>, redis::RedisError> {
-        let mut conn = (self.conn)();
+        let mut conn = (self.conn)().await?;
         let left: i64 = redis::cmd("PTTL")
             .arg(format!("{}:{TELNYX_RESET}", self.prefix))
             .query_async(&mut conn)
