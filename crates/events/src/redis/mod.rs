@@ -275,11 +275,7 @@ impl RedisBus {
             return Err(BusError::Unavailable(short));
         }
         let turn = self.next_writer.fetch_add(1, Ordering::Relaxed);
-        let writers = self
-            .target
-            .writers()
-            .await
-            .map_err(|error| BusError::Unavailable(error.to_string()))?;
+        let writers = self.target.writers().await.map_err(down)?;
         let mut conn = writers[turn % writers.len()].clone();
         let mut retried = false;
         let result = loop {
@@ -305,7 +301,7 @@ impl RedisBus {
                 _ => break result,
             }
         };
-        let accepted = result.map_err(|error| BusError::Unavailable(error.to_string()))?;
+        let accepted = result.map_err(down)?;
         if self.min_replicas_ack > 0 {
             self.wait_for_replicas(&mut conn).await?;
         }
@@ -333,7 +329,7 @@ impl RedisBus {
                 self.names.slot(),
             )
             .await
-            .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            .map_err(down)?;
         if acks >= self.min_replicas_ack {
             return Ok(());
         }
@@ -375,6 +371,11 @@ impl RedisBus {
             more,
         })
     }
+}
+
+/// A Redis error as the bus reports it to publishers and recovery.
+fn down(error: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(error.to_string())
 }
 
 fn unavailable(error: redis::RedisError) -> ReplayError {
@@ -424,14 +425,10 @@ impl EventBus for RedisBus {
     /// newest event was accepted.
     fn last_accepted(&self) -> BoxFuture<'_, Result<Option<SystemTime>, BusError>> {
         async move {
-            let mut conn = self
-                .target
-                .reader()
-                .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            let mut conn = self.target.reader().await.map_err(down)?;
             let newest = history::newest(&mut conn, &self.names)
                 .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+                .map_err(down)?;
             Ok((newest.major > 0).then(|| UNIX_EPOCH + Duration::from_millis(newest.major)))
         }
         .boxed()
@@ -444,14 +441,10 @@ impl EventBus for RedisBus {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, BusError>> {
         async move {
-            let mut conn = self
-                .target
-                .reader()
-                .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            let mut conn = self.target.reader().await.map_err(down)?;
             lease::take(&mut conn, &self.names.lease(name), holder, ttl)
                 .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))
+                .map_err(down)
         }
         .boxed()
     }
@@ -462,14 +455,10 @@ impl EventBus for RedisBus {
         holder: &'a str,
     ) -> BoxFuture<'a, Result<(), BusError>> {
         async move {
-            let mut conn = self
-                .target
-                .reader()
-                .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            let mut conn = self.target.reader().await.map_err(down)?;
             lease::release(&mut conn, &self.names.lease(name), holder)
                 .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))
+                .map_err(down)
         }
         .boxed()
     }
@@ -483,14 +472,10 @@ impl EventBus for RedisBus {
             let millis = through.duration_since(UNIX_EPOCH).map_or(0, |since| {
                 u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
             });
-            let mut conn = self
-                .target
-                .reader()
-                .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            let mut conn = self.target.reader().await.map_err(down)?;
             lease::mark(&mut conn, &self.names.done(name), millis)
                 .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))
+                .map_err(down)
         }
         .boxed()
     }
@@ -500,14 +485,10 @@ impl EventBus for RedisBus {
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<SystemTime>, BusError>> {
         async move {
-            let mut conn = self
-                .target
-                .reader()
-                .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+            let mut conn = self.target.reader().await.map_err(down)?;
             let millis = lease::marked(&mut conn, &self.names.done(name))
                 .await
-                .map_err(|error| BusError::Unavailable(error.to_string()))?;
+                .map_err(down)?;
             Ok(millis.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)))
         }
         .boxed()
