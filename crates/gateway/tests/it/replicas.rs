@@ -96,14 +96,26 @@ async fn replicas_deliver_every_event_once_in_one_order_and_share_cursors() {
     assert_quiet(&mut resumed).await;
 }
 
+/// Redis dies (SIGKILL) and comes back empty: readiness follows it, webhooks
+/// are refused meanwhile so that Telnyx retries them, and an open stream
+/// carries on with what is accepted after the restart, without the refused
+/// one. The event accepted before the kill is awaited on the stream first:
+/// Redis writes its reply to the gateway before the subscription's copy, so
+/// a kill between the two writes would take the only copy with it (this
+/// Redis keeps nothing on disk; `GATEWAY_REDIS_MIN_REPLICAS_ACK` is what
+/// closes that window, and `redis_replication` tests it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_redis_restart_loses_no_accepted_event_and_readiness_follows_it() {
+async fn a_redis_restart_keeps_streams_open_and_readiness_follows_it() {
     let mut redis = RedisServer::start();
     let gateway = replica(&redis).await;
     assert_eq!(gateway.http_get("/readyz").await, (200, "ready\n".into()));
     let mut stream = gateway.subscribe(SubscribeRequest::default()).await;
     let before = joined("conf-1");
     gateway.post_event(&before).await.ok();
+    assert_eq!(
+        next_event(&mut stream).await.id,
+        before["id"].as_str().unwrap()
+    );
 
     redis.stop();
     let body = ready_becomes(&gateway, 503).await;
@@ -117,9 +129,11 @@ async fn a_redis_restart_loses_no_accepted_event_and_readiness_follows_it() {
     let after_restart = joined("conf-3");
     gateway.post_event(&after_restart).await.ok();
 
-    let received = ids(&mut stream, 2).await;
-    assert_eq!(received[0].id, before["id"].as_str().unwrap());
-    assert_eq!(received[1].id, after_restart["id"].as_str().unwrap());
+    assert_eq!(
+        next_event(&mut stream).await.id,
+        after_restart["id"].as_str().unwrap(),
+        "the same stream, and not the refused event"
+    );
     assert_quiet(&mut stream).await;
 }
 
