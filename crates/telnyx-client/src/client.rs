@@ -51,7 +51,12 @@ pub enum ClientError {
 #[derive(Clone)]
 pub struct TelnyxClient {
     http: reqwest::Client,
-    base_url: String,
+    /// The base URL, parsed once: every call only sets its path on a copy,
+    /// rather than formatting and parsing a whole URL (host included).
+    base_url: reqwest::Url,
+    /// The base URL's path without a trailing slash (`/v2`, or empty), the
+    /// prefix of every call's path.
+    base_path: String,
     authorization: HeaderValue,
     timeout: Duration,
     retry: RetryPolicy,
@@ -62,7 +67,7 @@ pub struct TelnyxClient {
 impl std::fmt::Debug for TelnyxClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TelnyxClient")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_str())
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -100,7 +105,8 @@ impl TelnyxClient {
         authorization.set_sensitive(true);
         Ok(TelnyxClient {
             http,
-            base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+            base_url: base_url(&config.base_url),
+            base_path: config.base_url.path().trim_end_matches('/').to_owned(),
             authorization,
             timeout: config.timeout,
             retry: config.retry,
@@ -184,6 +190,13 @@ impl TelnyxClient {
         }
     }
 
+    /// The URL of a call to `path` (segments already escaped).
+    fn url_for(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base_url.clone();
+        url.set_path(&format!("{}{path}", self.base_path));
+        url
+    }
+
     async fn attempt(
         &self,
         call: &RestCall,
@@ -191,7 +204,7 @@ impl TelnyxClient {
         operation: &str,
         traceparent: Option<&str>,
     ) -> Result<Json, (TelnyxError, Option<Duration>)> {
-        let url = format!("{}{}", self.base_url, call.path);
+        let url = self.url_for(&call.path);
         let mut request = self
             .http
             .request(call.method.clone(), url)
@@ -239,6 +252,15 @@ impl TelnyxClient {
             wait,
         ))
     }
+}
+
+/// `base` without query or fragment: a call's own path and query replace
+/// them.
+fn base_url(base: &reqwest::Url) -> reqwest::Url {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url
 }
 
 /// Reads an answer's body, refusing it as soon as it is known to exceed
@@ -417,6 +439,27 @@ mod tests {
         // Within the cap, the same answer is read (white space: JSON null).
         let url = streaming_server(4, false).await;
         assert_eq!(get_with_cap(url, 1024 * 1024).await.unwrap(), Json::Null);
+    }
+
+    #[test]
+    fn a_calls_path_goes_below_the_base_paths_with_or_without_a_slash() {
+        let path = "/conferences/a%2Fb%20c%3F/actions/end";
+        for (base, expected) in [
+            ("https://api.telnyx.com/v2", "https://api.telnyx.com/v2"),
+            ("https://api.telnyx.com/v2/", "https://api.telnyx.com/v2"),
+            ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+            ("http://127.0.0.1:9/", "http://127.0.0.1:9"),
+            ("http://127.0.0.1:9/v2?x=1#f", "http://127.0.0.1:9/v2"),
+        ] {
+            let mut config = config("KEY");
+            config.base_url = base.parse().unwrap();
+            let client = TelnyxClient::new(&config, Arc::new(NoObserver)).unwrap();
+            assert_eq!(
+                client.url_for(path).as_str(),
+                format!("{expected}{path}"),
+                "{base}"
+            );
+        }
     }
 
     #[test]
