@@ -30,6 +30,26 @@ pub struct Settings {
     pub groups: usize,
 }
 
+impl Settings {
+    /// The gateway settings the scenario needs besides the defaults: every
+    /// stream is the one bench caller's, so the stream caps are raised to
+    /// what it opens, and `queue` events may wait per stream.
+    pub fn gateway_env(&self, queue: u64) -> Vec<(String, String)> {
+        let streams = self.connections * self.streams_per_connection;
+        vec![
+            ("GATEWAY_EVENT_SUBSCRIBER_QUEUE".into(), queue.to_string()),
+            (
+                "GATEWAY_MAX_STREAMS_PER_CALLER".into(),
+                (streams + 64).to_string(),
+            ),
+            (
+                "GATEWAY_MAX_STREAMS_PER_CONNECTION".into(),
+                (self.streams_per_connection + 64).to_string(),
+            ),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Fanout {
     pub streams: usize,

@@ -341,24 +341,8 @@ async fn run(args: &Args, binary: PathBuf, verify_per_sec: f64) -> Report {
             duration: Duration::from_secs_f64(args.fanout_secs),
             groups: args.fanout_groups.max(1),
         };
-        // Every stream is the one bench caller's: the stream caps are raised
-        // to what the scenario opens.
-        let streams = settings.connections * settings.streams_per_connection;
         let spec = GatewaySpec {
-            env: vec![
-                (
-                    "GATEWAY_EVENT_SUBSCRIBER_QUEUE".into(),
-                    args.fanout_queue.to_string(),
-                ),
-                (
-                    "GATEWAY_MAX_STREAMS_PER_CALLER".into(),
-                    (streams + 64).to_string(),
-                ),
-                (
-                    "GATEWAY_MAX_STREAMS_PER_CONNECTION".into(),
-                    (settings.streams_per_connection + 64).to_string(),
-                ),
-            ],
+            env: settings.gateway_env(args.fanout_queue),
             ..memory.clone()
         };
         let result = fanout::run(&spec, &settings).await;

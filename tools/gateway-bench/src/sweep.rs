@@ -91,13 +91,6 @@ pub async fn run(memory: &GatewaySpec, settings: &Settings, verify_per_sec: f64)
         ingest: Vec::new(),
         skipped: Vec::new(),
     };
-    let spec = GatewaySpec {
-        env: vec![(
-            "GATEWAY_EVENT_SUBSCRIBER_QUEUE".into(),
-            settings.queue.to_string(),
-        )],
-        ..memory.clone()
-    };
     for kind in ["broad", "filtered"] {
         for &streams in &settings.streams {
             let streams = streams.max(1);
@@ -117,6 +110,10 @@ pub async fn run(memory: &GatewaySpec, settings: &Settings, verify_per_sec: f64)
                 groups,
             };
             eprintln!("sweep: fan-out {kind} {streams} streams, {rate} events/s");
+            let spec = GatewaySpec {
+                env: point.gateway_env(settings.queue),
+                ..memory.clone()
+            };
             match fanout::run(&spec, &point).await {
                 Ok(f) => sweep.fanout.push(fanout_point(kind, &f)),
                 Err(error) => sweep
