@@ -31,7 +31,7 @@ pub mod redis;
 pub mod stream;
 
 pub use self::redis::{
-    RedisBus, RedisBusError, RedisBusSettings, SentinelSettings, parse_sentinel_nodes,
+    RedisBus, RedisBusError, RedisBusSettings, SentinelAuth, SentinelSettings, parse_sentinel_nodes,
 };
 pub use bus::{BusError, EventBus, PAGE, Published, Replay, ReplayError};
 pub use convert::{Converter, converter};

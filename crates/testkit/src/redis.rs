@@ -16,6 +16,8 @@ pub struct RedisServer {
     child: Option<Child>,
     /// For a Sentinel: the master's name and port it watches.
     sentinel_of: Option<(String, u16)>,
+    /// The password a Sentinel requires (`requirepass`), if any.
+    password: Option<String>,
     /// A Redis Cluster node (its nodes.conf lives in `dir`, so it rejoins
     /// the cluster when restarted).
     cluster: bool,
@@ -33,6 +35,7 @@ impl RedisServer {
             dir: tempfile::tempdir().expect("a temporary directory"),
             child: None,
             sentinel_of: None,
+            password: None,
             cluster: false,
         };
         server.spawn();
@@ -51,6 +54,7 @@ impl RedisServer {
             dir: tempfile::tempdir().expect("a temporary directory"),
             child: None,
             sentinel_of: None,
+            password: None,
             cluster: true,
         };
         server.spawn();
@@ -60,6 +64,21 @@ impl RedisServer {
     /// Starts a Sentinel on a free port watching `primary` as `master`
     /// (quorum 2, down after 1 s, so a failover takes a few seconds).
     pub fn start_sentinel(master: &str, primary: &RedisServer) -> Self {
+        Self::sentinel(master, primary, None)
+    }
+
+    /// Starts a Sentinel as [`RedisServer::start_sentinel`] does, requiring
+    /// `password` of its clients (`requirepass`) and of the other Sentinels
+    /// (`sentinel sentinel-pass`), as managed deployments set them up.
+    pub fn start_sentinel_with_password(
+        master: &str,
+        primary: &RedisServer,
+        password: &str,
+    ) -> Self {
+        Self::sentinel(master, primary, Some(password.to_owned()))
+    }
+
+    fn sentinel(master: &str, primary: &RedisServer, password: Option<String>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -69,6 +88,7 @@ impl RedisServer {
             dir: tempfile::tempdir().expect("a temporary directory"),
             child: None,
             sentinel_of: Some((master.to_owned(), primary.port)),
+            password,
             cluster: false,
         };
         server.spawn();
@@ -131,6 +151,12 @@ impl RedisServer {
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
+        if let Some(password) = &self.password {
+            let mut ok = [0; 5];
+            stream.write_all(&auth(password)).unwrap();
+            stream.read_exact(&mut ok).unwrap();
+            assert_eq!(&ok, b"+OK\r\n", "the Sentinel accepts its password");
+        }
         stream.write_all(request.as_bytes()).unwrap();
         let mut reply = vec![0; 64 * 1024];
         let n = stream.read(&mut reply).unwrap();
@@ -169,10 +195,14 @@ impl RedisServer {
             Some((master, primary)) => {
                 // Sentinel rewrites its configuration file: one of its own.
                 let conf = self.dir.path().join("sentinel.conf");
+                let login = self.password.as_ref().map_or_else(String::new, |password| {
+                    format!("requirepass {password}\nsentinel sentinel-pass {password}\n")
+                });
                 std::fs::write(
                     &conf,
                     format!(
                         "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile \"\"\nloglevel warning\n\
+                         {login}\
                          sentinel monitor {master} 127.0.0.1 {primary} 2\n\
                          sentinel down-after-milliseconds {master} 1000\n\
                          sentinel failover-timeout {master} 5000\n\
@@ -215,11 +245,25 @@ impl RedisServer {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        if let Some(password) = &self.password {
+            let mut ok = [0; 5];
+            if stream.write_all(&auth(password)).is_err()
+                || stream.read_exact(&mut ok).is_err()
+                || &ok != b"+OK\r\n"
+            {
+                return false;
+            }
+        }
         let mut reply = [0; 7];
         stream.write_all(b"PING\r\n").is_ok()
             && stream.read_exact(&mut reply).is_ok()
             && &reply == b"+PONG\r\n"
     }
+}
+
+/// `AUTH password` as RESP.
+fn auth(password: &str) -> Vec<u8> {
+    format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{password}\r\n", password.len()).into_bytes()
 }
 
 impl Drop for RedisServer {

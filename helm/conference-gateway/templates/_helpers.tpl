@@ -140,6 +140,12 @@ change. Included by the Deployment, so `helm template`, `helm lint` and
 {{- if and $v.redis.sentinel.master (not $v.redis.sentinel.nodes) }}
   {{- fail "redis.sentinel.master is set but redis.sentinel.nodes is empty: list the Sentinels as host:port" }}
 {{- end }}
+{{- if and $v.redis.sentinel.passwordSecret.name (not $v.redis.sentinel.nodes) }}
+  {{- fail "redis.sentinel.passwordSecret is set but redis.sentinel.nodes is empty: the password is the Sentinels' own" }}
+{{- end }}
+{{- if and $v.redis.sentinel.username (not $v.redis.sentinel.passwordSecret.name) }}
+  {{- fail "redis.sentinel.username is set without redis.sentinel.passwordSecret: an ACL user logs in with a password" }}
+{{- end }}
 {{- if and $v.redis.cluster (or $v.redis.sentinel.nodes $v.redis.sentinel.master) }}
   {{- fail "redis.cluster and redis.sentinel are both set: a Redis Cluster fails over by itself, so use one or the other (GATEWAY_REDIS_CLUSTER, GATEWAY_REDIS_SENTINELS)" }}
 {{- end }}

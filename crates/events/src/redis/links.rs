@@ -29,13 +29,26 @@ use super::conn::Conn;
 /// How long one Sentinel may take to answer.
 const SENTINEL_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Sentinel discovery: the Sentinels and the name of the master they watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Sentinel discovery: the Sentinels, the name of the master they watch,
+/// and how to log in to them.
+#[derive(Debug, Clone)]
 pub struct SentinelSettings {
     /// `host:port` of each Sentinel.
     pub nodes: Vec<String>,
     /// The master's name in the Sentinels' configuration.
     pub master: String,
+    /// The Sentinels' own credentials (their `requirepass`, or an ACL
+    /// user), when they require one; the data connections keep `REDIS_URL`'s.
+    pub auth: Option<SentinelAuth>,
+}
+
+/// What the gateway sends in `AUTH` to a Sentinel. The password never
+/// leaves this type but to the Sentinel: it prints as `[REDACTED]`.
+#[derive(Debug, Clone)]
+pub struct SentinelAuth {
+    /// An ACL user; `None` logs in as the default user (`requirepass`).
+    pub username: Option<String>,
+    pub password: secrecy::SecretString,
 }
 
 /// The connections of one primary.
@@ -257,7 +270,12 @@ fn links(
 async fn ask_sentinels(sentinel: &SentinelSettings) -> Result<(String, u16), RedisError> {
     let mut last_error = None;
     for node in &sentinel.nodes {
-        match tokio::time::timeout(SENTINEL_TIMEOUT, ask(node, &sentinel.master)).await {
+        match tokio::time::timeout(
+            SENTINEL_TIMEOUT,
+            ask(node, &sentinel.master, sentinel.auth.as_ref()),
+        )
+        .await
+        {
             Ok(Ok(Some(addr))) => return Ok(addr),
             Ok(Ok(None)) => {
                 last_error = Some(format!(
@@ -276,8 +294,12 @@ async fn ask_sentinels(sentinel: &SentinelSettings) -> Result<(String, u16), Red
     )))
 }
 
-async fn ask(node: &str, master: &str) -> Result<Option<(String, u16)>, RedisError> {
-    let client = redis::Client::open(format!("redis://{node}"))?;
+async fn ask(
+    node: &str,
+    master: &str,
+    auth: Option<&SentinelAuth>,
+) -> Result<Option<(String, u16)>, RedisError> {
+    let client = redis::Client::open(sentinel_info(node, auth)?)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     let reply: Option<(String, u16)> = redis::cmd("SENTINEL")
         .arg("get-master-addr-by-name")
@@ -285,6 +307,21 @@ async fn ask(node: &str, master: &str) -> Result<Option<(String, u16)>, RedisErr
         .query_async(&mut conn)
         .await?;
     Ok(reply)
+}
+
+/// How to reach the Sentinel at `node`, logging in with `auth` when given.
+fn sentinel_info(node: &str, auth: Option<&SentinelAuth>) -> Result<ConnectionInfo, RedisError> {
+    use secrecy::ExposeSecret;
+    let info = format!("redis://{node}").into_connection_info()?;
+    let Some(auth) = auth else { return Ok(info) };
+    let mut login = info
+        .redis_settings()
+        .clone()
+        .set_password(auth.password.expose_secret());
+    if let Some(username) = &auth.username {
+        login = login.set_username(username);
+    }
+    Ok(info.set_redis_settings(login))
 }
 
 /// Parses `GATEWAY_REDIS_SENTINELS`: comma-separated `host:port`.
@@ -340,6 +377,25 @@ mod tests {
             ("10.0.0.1".to_owned(), 7000)
         );
         assert!(primary_in(&ranges, 16000).is_err(), "an uncovered slot");
+    }
+
+    #[test]
+    fn sentinels_are_asked_with_their_own_credentials_only_when_given() {
+        let bare = sentinel_info("10.0.0.1:26379", None).unwrap();
+        assert_eq!(bare.redis_settings().password(), None);
+        assert_eq!(bare.redis_settings().username(), None);
+        let auth = SentinelAuth {
+            username: Some("gateway".to_owned()),
+            password: "s3cret".into(),
+        };
+        let info = sentinel_info("10.0.0.1:26379", Some(&auth)).unwrap();
+        assert_eq!(info.redis_settings().password(), Some("s3cret"));
+        assert_eq!(info.redis_settings().username(), Some("gateway"));
+        assert_eq!(
+            info.addr(),
+            &ConnectionAddr::Tcp("10.0.0.1".to_owned(), 26379)
+        );
+        assert!(!format!("{auth:?}").contains("s3cret"), "{auth:?}");
     }
 
     #[test]

@@ -43,7 +43,7 @@ use super::model::Prepared;
 pub use conn::Conn;
 use health::Health;
 use links::Target;
-pub use links::{SentinelSettings, parse_nodes as parse_sentinel_nodes};
+pub use links::{SentinelAuth, SentinelSettings, parse_nodes as parse_sentinel_nodes};
 use script::{Accepted, ScriptError};
 
 /// How the Redis bus connects and is sized.

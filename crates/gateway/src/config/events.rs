@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use events::{MemoryBusSettings, RedisBusSettings, SentinelSettings};
+use events::{MemoryBusSettings, RedisBusSettings, SentinelAuth, SentinelSettings};
 
 use crate::recovery::RecoverySettings;
 use secrecy::{ExposeSecret, SecretString};
@@ -191,6 +191,23 @@ pub struct RedisArgs {
     )]
     pub sentinel_master: Option<String>,
 
+    /// The password the Sentinels require (their `requirepass`, or the
+    /// password of `GATEWAY_REDIS_SENTINEL_USERNAME`), when they require one.
+    /// Not Redis's: the data connections keep `REDIS_URL`'s.
+    #[arg(global = true, long = "redis-sentinel-password", env = "GATEWAY_REDIS_SENTINEL_PASSWORD", value_name = "GATEWAY_REDIS_SENTINEL_PASSWORD", value_parser = parse_sentinel_password, hide_env_values = true, requires = "sentinels")]
+    pub sentinel_password: Option<SecretString>,
+
+    /// The ACL user the gateway logs in to the Sentinels as, with
+    /// `GATEWAY_REDIS_SENTINEL_PASSWORD`; unset: the default user.
+    #[arg(
+        global = true,
+        long = "redis-sentinel-username",
+        env = "GATEWAY_REDIS_SENTINEL_USERNAME",
+        value_name = "GATEWAY_REDIS_SENTINEL_USERNAME",
+        requires = "sentinel_password"
+    )]
+    pub sentinel_username: Option<String>,
+
     /// `REDIS_URL` names a node of a Redis Cluster: the bus follows the
     /// cluster's redirections and failovers, and its keys share the hash tag
     /// `{GATEWAY_REDIS_PREFIX}`, so they live on one shard. Not with Sentinel.
@@ -214,6 +231,10 @@ impl RedisArgs {
             sentinel: self.sentinels.as_deref().map(|nodes| SentinelSettings {
                 nodes: events::parse_sentinel_nodes(nodes).unwrap_or_default(),
                 master: self.sentinel_master.clone().unwrap_or_default(),
+                auth: self.sentinel_password.clone().map(|password| SentinelAuth {
+                    username: self.sentinel_username.clone(),
+                    password,
+                }),
             }),
             cluster: self.cluster,
         })
@@ -223,6 +244,16 @@ impl RedisArgs {
 /// `host:port`, comma-separated; kept as text, split when the bus is built.
 fn parse_sentinels(value: &str) -> Result<String, String> {
     events::parse_sentinel_nodes(value).map(|_| value.to_owned())
+}
+
+/// A Sentinel password: anything but empty (an empty `requirepass` means
+/// none, and sending it would fail every login).
+fn parse_sentinel_password(value: &str) -> Result<SecretString, String> {
+    if value.is_empty() {
+        Err("empty; unset it when the Sentinels require no password".to_owned())
+    } else {
+        Ok(SecretString::from(value))
+    }
 }
 
 /// Only the scheme is checked here (the rest may hold a password, which must

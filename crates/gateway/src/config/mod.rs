@@ -306,6 +306,7 @@ fn parse_secret(value: &str) -> Result<SecretString, Infallible> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::time::Duration;
 
     /// A valid public key (the Ed25519 base point's encoding is a valid key).
@@ -403,6 +404,78 @@ mod tests {
             .unwrap();
         assert_eq!(discovered.nodes, ["10.0.0.1:26379", "10.0.0.2:26379"]);
         assert_eq!(discovered.master, "mymaster");
+        assert!(discovered.auth.is_none(), "no password unless given");
+        let sentinel_args = [
+            args.as_slice(),
+            &[
+                "--redis-sentinels",
+                "10.0.0.1:26379",
+                "--redis-sentinel-master",
+                "mymaster",
+            ],
+        ]
+        .concat();
+        let login = parse(
+            &[
+                sentinel_args.as_slice(),
+                &[
+                    "--redis-sentinel-password",
+                    "s3cret",
+                    "--redis-sentinel-username",
+                    "gateway",
+                ],
+            ]
+            .concat(),
+        );
+        let auth = login
+            .redis
+            .bus(&login.events)
+            .unwrap()
+            .sentinel
+            .unwrap()
+            .auth
+            .unwrap();
+        assert_eq!(auth.password.expose_secret(), "s3cret");
+        assert_eq!(auth.username.as_deref(), Some("gateway"));
+        assert!(
+            !format!("{login:?}").contains("s3cret"),
+            "the password is never printed"
+        );
+        for (refused_args, names) in [
+            (
+                vec!["--redis-sentinel-password", ""],
+                "GATEWAY_REDIS_SENTINEL_PASSWORD",
+            ),
+            (
+                vec!["--redis-sentinel-username", "gateway"],
+                "GATEWAY_REDIS_SENTINEL_PASSWORD",
+            ),
+        ] {
+            let all = [sentinel_args.as_slice(), refused_args.as_slice()].concat();
+            let text = Config::try_parse_from(
+                std::iter::once("conference-gateway").chain(all.iter().copied()),
+            )
+            .expect_err("refused")
+            .to_string();
+            assert!(text.contains(names), "{text}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+        let without_sentinels = Config::try_parse_from(
+            [
+                "conference-gateway",
+                "--redis-url",
+                "redis://r",
+                "--redis-sentinel-password",
+                "s3cret",
+            ]
+            .iter(),
+        )
+        .expect_err("a Sentinel password without Sentinels")
+        .to_string();
+        assert!(
+            without_sentinels.contains("GATEWAY_REDIS_SENTINELS"),
+            "{without_sentinels}"
+        );
         for alone in [
             ["--redis-sentinels", "10.0.0.1:26379"],
             ["--redis-sentinel-master", "mymaster"],

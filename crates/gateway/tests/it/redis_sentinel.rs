@@ -267,3 +267,64 @@ async fn without_replica_acks_a_failover_never_hides_a_loss() {
         }
     }
 }
+
+/// Sentinels that require a password (managed charts set them up so): with
+/// `GATEWAY_REDIS_SENTINEL_PASSWORD` the gateway logs in, finds the primary
+/// and accepts events; with a wrong one it stays unready, saying which
+/// Sentinel refused it, and the password appears nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinels_that_require_a_password_are_logged_in_to() {
+    let primary = RedisServer::start();
+    let sentinel = RedisServer::start_sentinel_with_password("gw", &primary, "sentinel-secret");
+    let node = format!("127.0.0.1:{}", sentinel.port());
+    let with = |password: &'static str| {
+        [
+            "--redis-url",
+            "redis://named-by-sentinel:6379/0",
+            "--redis-sentinels",
+            node.as_str(),
+            "--redis-sentinel-master",
+            "gw",
+            "--redis-sentinel-password",
+            password,
+        ]
+        .map(str::to_owned)
+    };
+
+    let args = with("sentinel-secret");
+    let gateway = TestGateway::spawn_with(&args.each_ref().map(String::as_str)).await;
+    ready(&gateway).await;
+    let mut stream = gateway.subscribe(SubscribeRequest::default()).await;
+    let posted = hangup(1);
+    gateway.post_event(&posted).await.ok();
+    assert_eq!(
+        next_event(&mut stream).await.id,
+        posted["id"].as_str().unwrap()
+    );
+
+    let args = with("not-the-secret");
+    let refused = TestGateway::spawn_with(&args.each_ref().map(String::as_str)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = refused.http_get("/readyz").await;
+        assert_eq!(
+            status, 503,
+            "a wrong Sentinel password is not ready: {body}"
+        );
+        if body.contains(&node) || tokio::time::Instant::now() >= deadline {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        body.contains("Sentinel master \"gw\"") && body.contains(&node),
+        "names the Sentinel that refused: {body}"
+    );
+    eprintln!("wrong Sentinel password: /readyz {body}");
+    assert!(!body.contains("not-the-secret"), "{body}");
+    assert_eq!(
+        refused.post_event(&hangup(2)).await.status,
+        503,
+        "Telnyx retries while the primary is unknown"
+    );
+}
