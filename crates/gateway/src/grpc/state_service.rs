@@ -18,8 +18,12 @@ use state::{Fold, Gone, Subject, Tracker, Watch};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use super::access_status::AccessError;
+use super::guard::Grant;
 use super::state_status::{StateError, subject};
-use crate::auth::Caller;
+use super::trace::TraceContext;
+use crate::audit::{self, ActedOn, Outcome};
+use crate::auth::{Caller, Resource};
 use crate::metrics::Metrics;
 use api::v1 as pb;
 use api::v1::state_service_server::{self, StateServiceServer};
@@ -70,6 +74,42 @@ impl StateService {
         self.metrics
             .record_rpc(method, code, caller, started.elapsed().as_secs_f64());
         result.map(Response::new)
+    }
+
+    /// Refuses a queue the caller's policy does not name (`queues`), as
+    /// `QueueService` does: its state is the queue's as much as `GetQueue`'s
+    /// answer is. Counted and audited like every refusal.
+    fn check_queue(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        extensions: &tonic::Extensions,
+        queue: &str,
+    ) -> Result<(), StateError> {
+        let Some(grant) = extensions.get::<Grant>() else {
+            return Ok(());
+        };
+        let Some(rules) = &grant.rules else {
+            return Ok(());
+        };
+        let caller = extensions.get::<Caller>().map_or("anonymous", Caller::name);
+        let Err(denied) = rules.check_resource(caller, Resource::Queue, queue) else {
+            return Ok(());
+        };
+        self.metrics.record_refusal(caller, denied.reason, false);
+        let refused = AccessError::Denied(denied);
+        audit::Record {
+            caller,
+            method: &grant.method,
+            acted_on: &ActedOn {
+                queue_name: queue.to_owned(),
+                ..ActedOn::default()
+            },
+            outcome: Outcome::Denied,
+            code: tonic::Code::PermissionDenied,
+            trace_id: &TraceContext::from_metadata(metadata).trace_id,
+        }
+        .emit();
+        Err(refused.into())
     }
 
     /// Opens a watch: the first message is rendered at once, so a subject
@@ -154,9 +194,10 @@ impl state_service_server::StateService for StateService {
         request: Request<pb::GetQueueStateRequest>,
     ) -> Result<Response<pb::GetQueueStateResponse>, Status> {
         let started = Instant::now();
-        let caller = request.extensions().get::<Caller>().cloned();
-        let request = request.into_inner();
+        let (metadata, extensions, request) = request.into_parts();
+        let caller = extensions.get::<Caller>().cloned();
         let result = subject("queue_name", &request.queue_name).and_then(|name| {
+            self.check_queue(&metadata, &extensions, name)?;
             let state = self.tracker.read(|fold| fold.queue(name, now()))?;
             Ok(pb::GetQueueStateResponse { state: Some(state) })
         });
@@ -170,9 +211,10 @@ impl state_service_server::StateService for StateService {
         request: Request<pb::WatchQueueRequest>,
     ) -> Result<Response<Self::WatchQueueStream>, Status> {
         let started = Instant::now();
-        let caller = request.extensions().get::<Caller>().cloned();
-        let request = request.into_inner();
+        let (metadata, extensions, request) = request.into_parts();
+        let caller = extensions.get::<Caller>().cloned();
         let result = subject("queue_name", &request.queue_name).and_then(|name| {
+            self.check_queue(&metadata, &extensions, name)?;
             let name = name.to_owned();
             let mut previous: Option<pb::QueueState> = None;
             self.watch(

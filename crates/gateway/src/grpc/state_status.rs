@@ -24,7 +24,7 @@ pub const STATE_ERROR_DOMAIN: &str = "state.conference-gateway";
 pub const MAX_SUBJECT_BYTES: usize = 512;
 
 /// Why a state call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("{field} is required")]
     Missing { field: &'static str },
@@ -36,6 +36,9 @@ pub enum StateError {
     NotReady(#[from] state::NotReady),
     #[error("the gateway is shutting down; watch again")]
     ShuttingDown,
+    /// Refused by the access policy (a queue it does not name).
+    #[error(transparent)]
+    Access(#[from] super::access_status::AccessError),
 }
 
 /// Checks a subject id from a request.
@@ -51,8 +54,14 @@ pub fn subject<'a>(field: &'static str, value: &'a str) -> Result<&'a str, State
 
 impl From<StateError> for Status {
     fn from(error: StateError) -> Status {
+        // A refusal has its own status, as every service answers it.
+        let error = match error {
+            StateError::Access(refused) => return refused.into(),
+            error => error,
+        };
         let message = error.to_string();
         let (code, reason) = match &error {
+            StateError::Access(_) => unreachable!("answered above"),
             StateError::Missing { field } | StateError::TooLong { field } => {
                 let reason = match error {
                     StateError::Missing { .. } => "is required".to_owned(),
@@ -91,7 +100,7 @@ mod tests {
         let status = Status::from(subject("call_control_id", &long).unwrap_err());
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(status.message().starts_with("call_control_id "));
-        assert_eq!(subject("conference_id", "c-1"), Ok("c-1"));
+        assert_eq!(subject("conference_id", "c-1").ok(), Some("c-1"));
     }
 
     #[test]

@@ -16,10 +16,11 @@ use crate::support::{
 };
 use crate::tls::{authority, connect, issue, server_pki};
 use api::v1::{
-    DialRequest, EndConferenceRequest, GetCallStateRequest, GetConferenceRequest, HangupRequest,
-    ListQueuesRequest, SubscribeRequest, call_service_client::CallServiceClient,
-    conference_service_client::ConferenceServiceClient, event_service_client::EventServiceClient,
-    queue_service_client::QueueServiceClient, state_service_client::StateServiceClient,
+    DialRequest, EndConferenceRequest, GetCallStateRequest, GetConferenceRequest,
+    GetQueueStateRequest, HangupRequest, ListQueuesRequest, SubscribeRequest, WatchQueueRequest,
+    call_service_client::CallServiceClient, conference_service_client::ConferenceServiceClient,
+    event_service_client::EventServiceClient, queue_service_client::QueueServiceClient,
+    state_service_client::StateServiceClient,
 };
 use serde_json::{Value, json};
 use tonic::service::interceptor::InterceptedService;
@@ -268,6 +269,76 @@ async fn each_caller_may_do_exactly_what_the_policy_says() {
     ] {
         assert!(metrics.contains(line), "{line} missing from\n{metrics}");
     }
+}
+
+/// A caller limited to some queues reads the state of those queues only,
+/// through `StateService` as through `QueueService`; its other reads are
+/// governed by `allow` alone.
+#[tokio::test]
+async fn a_caller_limited_to_some_queues_reads_only_their_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(
+        &dir,
+        r#"
+callers:
+  reporting:
+    allow: ["conference_gateway.v1.StateService/*"]
+    queues: ["support"]
+"#,
+    );
+    let gateway = gateway_with_policy(&policy, &[]).await;
+    let state = StateServiceClient::new(as_caller(&gateway, REPORTING));
+
+    let own = state
+        .clone()
+        .get_queue_state(GetQueueStateRequest {
+            queue_name: "support".into(),
+        })
+        .await
+        .expect("its own queue's state");
+    assert_eq!(own.into_inner().state.unwrap().queue_name, "support");
+    let mut watching = state
+        .clone()
+        .watch_queue(WatchQueueRequest {
+            queue_name: "support".into(),
+        })
+        .await
+        .expect("its own queue is watched")
+        .into_inner();
+    assert!(
+        watching.message().await.unwrap().is_some(),
+        "the first state"
+    );
+
+    let message = denied_message(
+        refused(state.clone().get_queue_state(GetQueueStateRequest {
+            queue_name: "sales".into(),
+        }))
+        .await,
+    );
+    assert_eq!(message, r#"caller "reporting" may not use queue "sales""#);
+    let message = denied_message(
+        refused(state.clone().watch_queue(WatchQueueRequest {
+            queue_name: "sales".into(),
+        }))
+        .await,
+    );
+    assert_eq!(message, r#"caller "reporting" may not use queue "sales""#);
+    let call = state
+        .clone()
+        .get_call_state(GetCallStateRequest {
+            call_control_id: "v3:x".into(),
+        })
+        .await;
+    assert_ne!(
+        call.map_err(|s| s.code()).err(),
+        Some(Code::PermissionDenied),
+        "calls are not queues"
+    );
+
+    let (_, metrics) = gateway.http_get("/metrics").await;
+    let line = r#"gateway_access_denied_total{caller="reporting",reason="resource"} 2"#;
+    assert!(metrics.contains(line), "{line} missing from\n{metrics}");
 }
 
 fn event(event_type: &str) -> Value {
