@@ -26,45 +26,19 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers PING.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut server = RedisServer {
-            port,
-            dir: tempfile::tempdir().expect("a temporary directory"),
-            child: None,
-            sentinel_of: None,
-            password: None,
-            cluster: false,
-        };
-        server.spawn();
-        server
+        Self::launch(None, None, false)
     }
 
     /// Starts a node for a Redis Cluster (node timeout 1 s, so a failover
     /// takes a few seconds), not yet part of one: see [`RedisCluster`].
     pub fn start_cluster_node() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut server = RedisServer {
-            port,
-            dir: tempfile::tempdir().expect("a temporary directory"),
-            child: None,
-            sentinel_of: None,
-            password: None,
-            cluster: true,
-        };
-        server.spawn();
-        server
+        Self::launch(None, None, true)
     }
 
     /// Starts a Sentinel on a free port watching `primary` as `master`
     /// (quorum 2, down after 1 s, so a failover takes a few seconds).
     pub fn start_sentinel(master: &str, primary: &RedisServer) -> Self {
-        Self::sentinel(master, primary, None)
+        Self::launch(Some((master.to_owned(), primary.port)), None, false)
     }
 
     /// Starts a Sentinel as [`RedisServer::start_sentinel`] does, requiring
@@ -75,10 +49,14 @@ impl RedisServer {
         primary: &RedisServer,
         password: &str,
     ) -> Self {
-        Self::sentinel(master, primary, Some(password.to_owned()))
+        Self::launch(
+            Some((master.to_owned(), primary.port)),
+            Some(password.to_owned()),
+            false,
+        )
     }
 
-    fn sentinel(master: &str, primary: &RedisServer, password: Option<String>) -> Self {
+    fn launch(sentinel_of: Option<(String, u16)>, password: Option<String>, cluster: bool) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -87,9 +65,9 @@ impl RedisServer {
             port,
             dir: tempfile::tempdir().expect("a temporary directory"),
             child: None,
-            sentinel_of: Some((master.to_owned(), primary.port)),
+            sentinel_of,
             password,
-            cluster: false,
+            cluster,
         };
         server.spawn();
         server

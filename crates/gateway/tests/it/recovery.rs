@@ -413,22 +413,6 @@ async fn metric_reaches(gateway: &TestGateway, sample: &str) -> String {
     }
 }
 
-/// Waits up to 15 s for `/readyz` to answer `status`.
-async fn ready_becomes(gateway: &TestGateway, status: u16) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (now, body) = gateway.http_get("/readyz").await;
-        if now == status {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "readyz stayed {now}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn recovers_again_once_redis_is_back_after_an_outage() {
     let mut redis = RedisServer::start();
@@ -467,9 +451,9 @@ async fn recovers_again_once_redis_is_back_after_an_outage() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(asked().await, 1, "once at start");
     redis.stop();
-    ready_becomes(&gateway, 503).await;
+    gateway.ready_becomes(503, Duration::from_secs(15)).await;
     redis.restart();
-    ready_becomes(&gateway, 200).await;
+    gateway.ready_becomes(200, Duration::from_secs(15)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while asked().await < 2 {
         assert!(

@@ -10,21 +10,6 @@ use crate::support::{TestGateway, next_event};
 use api::v1::SubscribeRequest;
 use serde_json::json;
 
-async fn ready(gateway: &TestGateway) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = gateway.http_get("/readyz").await;
-        if status == 200 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not ready within 20 s: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_on_a_redis_cluster_share_one_tagged_history() {
     let cluster = RedisCluster::start();
@@ -43,7 +28,7 @@ async fn replicas_on_a_redis_cluster_share_one_tagged_history() {
         );
     }
     for gateway in &gateways {
-        ready(gateway).await;
+        gateway.ready_becomes(200, Duration::from_secs(20)).await;
     }
     let mut live = gateways[1].subscribe(SubscribeRequest::default()).await;
     let events: Vec<serde_json::Value> = (0..20)

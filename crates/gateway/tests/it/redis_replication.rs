@@ -13,22 +13,6 @@ fn hangup(call: &str) -> serde_json::Value {
     event("call.hangup", json!({"call_control_id": call}))
 }
 
-/// Polls `/readyz` until it answers `status`; fails after fifteen seconds.
-async fn ready_becomes(gateway: &TestGateway, status: u16) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (got, body) = gateway.http_get("/readyz").await;
-        if got == status {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz stayed {got} ({body}), expected {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_is_acknowledged_only_once_a_replica_has_it() {
     let primary = RedisServer::start();
@@ -43,7 +27,10 @@ async fn a_webhook_is_acknowledged_only_once_a_replica_has_it() {
         "300",
     ])
     .await;
-    assert_eq!(ready_becomes(&gateway, 200).await, "ready\n");
+    assert_eq!(
+        gateway.ready_becomes(200, Duration::from_secs(15)).await,
+        "ready\n"
+    );
     let mut stream = gateway.subscribe(SubscribeRequest::default()).await;
 
     let first = hangup("v3:1");
@@ -58,14 +45,17 @@ async fn a_webhook_is_acknowledged_only_once_a_replica_has_it() {
     let second = hangup("v3:2");
     let refused = gateway.post_event(&second).await;
     assert_eq!(refused.status, 503, "Telnyx retries: {}", refused.body);
-    let body = ready_becomes(&gateway, 503).await;
+    let body = gateway.ready_becomes(503, Duration::from_secs(15)).await;
     assert!(body.contains("GATEWAY_REDIS_MIN_REPLICAS_ACK"), "{body}");
 
     // Back: Telnyx's retry of the refused event is answered 200, and the
     // event reaches the subscriber once either way.
     replica.restart();
     replica.replicate(&primary);
-    assert_eq!(ready_becomes(&gateway, 200).await, "ready\n");
+    assert_eq!(
+        gateway.ready_becomes(200, Duration::from_secs(15)).await,
+        "ready\n"
+    );
     let retried = gateway.post_event(&second).await;
     assert_eq!(retried.status, 200, "{}", retried.body);
     let third = hangup("v3:3");

@@ -17,21 +17,6 @@ fn hangup(n: usize) -> serde_json::Value {
     event("call.hangup", json!({"call_control_id": format!("v3:{n}")}))
 }
 
-async fn ready(gateway: &TestGateway) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = gateway.http_get("/readyz").await;
-        if status == 200 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not ready within 20 s: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Every event id in the primary's stream, read page by page.
 async fn ids_in_redis(url: String) -> HashSet<String> {
     let bus: Arc<dyn EventBus> = Arc::new(
@@ -125,7 +110,7 @@ async fn failover(min_replicas_ack: &str) -> Failover {
         TestGateway::spawn_with(&args).await,
     ];
     for gateway in &gateways {
-        ready(gateway).await;
+        gateway.ready_becomes(200, Duration::from_secs(20)).await;
     }
     let mut live = gateways[0].subscribe(SubscribeRequest::default()).await;
     let start = event("call.initiated", json!({"call_control_id": "v3:start"}));
@@ -293,7 +278,7 @@ async fn sentinels_that_require_a_password_are_logged_in_to() {
 
     let args = with("sentinel-secret");
     let gateway = TestGateway::spawn_with(&args.each_ref().map(String::as_str)).await;
-    ready(&gateway).await;
+    gateway.ready_becomes(200, Duration::from_secs(20)).await;
     let mut stream = gateway.subscribe(SubscribeRequest::default()).await;
     let posted = hangup(1);
     gateway.post_event(&posted).await.ok();

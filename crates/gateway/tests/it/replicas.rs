@@ -37,22 +37,6 @@ async fn ids(stream: &mut Streaming<Event>, count: usize) -> Vec<Event> {
     events
 }
 
-/// Polls `/readyz` until it answers `status`; fails after ten seconds.
-async fn ready_becomes(gateway: &TestGateway, status: u16) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (got, body) = gateway.http_get("/readyz").await;
-        if got == status {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz stayed {got} ({body}), expected {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_deliver_every_event_once_in_one_order_and_share_cursors() {
     let redis = RedisServer::start();
@@ -118,14 +102,14 @@ async fn a_redis_restart_keeps_streams_open_and_readiness_follows_it() {
     );
 
     redis.stop();
-    let body = ready_becomes(&gateway, 503).await;
+    let body = gateway.ready_becomes(503, Duration::from_secs(10)).await;
     assert_eq!(body, "not ready: event bus unreachable\n");
     assert_eq!(gateway.http_get("/healthz").await.0, 200);
     let refused = gateway.post_event(&joined("conf-2")).await;
     assert_eq!(refused.status, 503, "Telnyx retries: {}", refused.body);
 
     redis.restart();
-    ready_becomes(&gateway, 200).await;
+    gateway.ready_becomes(200, Duration::from_secs(10)).await;
     let after_restart = joined("conf-3");
     gateway.post_event(&after_restart).await.ok();
 

@@ -550,18 +550,6 @@ async fn replicas_on_one_redis_serve_one_state_and_a_restarted_one_rebuilds_it()
     );
 }
 
-/// Polls `/readyz` until it answers `status`; fails after ten seconds.
-async fn ready_becomes(gateway: &TestGateway, status: u16) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while gateway.http_get("/readyz").await.0 != status {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz never answered {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_that_lost_redis_answers_only_once_it_rebuilt_from_the_history() {
     let mut redis = RedisServer::start();
@@ -587,7 +575,7 @@ async fn a_replica_that_lost_redis_answers_only_once_it_rebuilt_from_the_history
     // Redis goes away with its data: no answer from a state that may be
     // behind the history.
     redis.stop();
-    ready_becomes(&gateway, 503).await;
+    gateway.ready_becomes(503, Duration::from_secs(10)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let refused = loop {
         let answer = states
@@ -605,7 +593,7 @@ async fn a_replica_that_lost_redis_answers_only_once_it_rebuilt_from_the_history
 
     // An empty Redis: the history starts again, and so does the state.
     redis.restart();
-    ready_becomes(&gateway, 200).await;
+    gateway.ready_becomes(200, Duration::from_secs(10)).await;
     let after = enqueued("v3:after", "support", t + 100, 1);
     gateway.post_event(&after).await.ok();
     let event = loop {

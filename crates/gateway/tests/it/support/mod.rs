@@ -215,6 +215,23 @@ impl TestGateway {
         (status, response.text().await.unwrap_or_default())
     }
 
+    /// Polls `/readyz` until it answers `status`, returning its body; fails
+    /// once `within` has passed.
+    pub async fn ready_becomes(&self, status: u16, within: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let (got, body) = self.http_get("/readyz").await;
+            if got == status {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "/readyz stayed {got} ({body}), expected {status} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn events(&self) -> EventServiceClient<AuthedChannel> {
         EventServiceClient::new(self.authed())
     }
